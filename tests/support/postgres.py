@@ -1,0 +1,127 @@
+"""A throwaway PostgreSQL 15 server for tests: a real server in a temporary directory.
+
+`initdb` and `pg_ctl` refuse to run as root, so as root the cluster is owned by and run
+as the `postgres` user; as anyone else it runs as that user. The server listens on
+127.0.0.1 on a free port with trust authentication (loopback only, torn down after the
+session), so tests connect as any role they create without passwords unless they set
+one (the rotation tests switch a role to password authentication explicitly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
+
+
+def pg_bin_dir() -> Path:
+    for candidate in (os.environ.get("PG_BIN"), *PG_BIN_CANDIDATES):
+        if candidate and (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    raise RuntimeError("PostgreSQL server binaries not found: install postgresql-15 (.ci/run does)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+@dataclass
+class PostgresServer:
+    """A running server; `dsn(db)` gives a libpq URL, `psql(...)` runs SQL as the superuser."""
+
+    bindir: Path
+    datadir: Path
+    port: int
+    superuser: str
+
+    def dsn(self, database: str = "postgres", user: str | None = None, password: str | None = None) -> str:
+        auth = user or self.superuser
+        if password is not None:
+            auth = f"{auth}:{password}"
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}?sslmode=disable"
+
+    def connect_kwargs(self, database: str = "postgres", user: str | None = None, password: str | None = None) -> dict:
+        return {"host": "127.0.0.1", "port": self.port, "database": database,
+                "user": user or self.superuser, "password": password}
+
+    def psql(self, sql: str, database: str = "postgres", check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["psql", "-X", "-v", "ON_ERROR_STOP=1", "-q", "-At", self.dsn(database), "-c", sql],
+            capture_output=True, text=True, check=check,
+        )
+
+    def create_database(self, prefix: str = "test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.psql(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self) -> None:
+        subprocess.run(_as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]),
+                       capture_output=True, check=False)
+
+
+@contextlib.contextmanager
+def running_postgres():
+    """Start a fresh cluster, yield a PostgresServer, always stop it and delete its files."""
+    bindir = pg_bin_dir()
+    root = Path(tempfile.mkdtemp(prefix="kingtavo-pg-"))
+    datadir = root / "data"
+    superuser = "postgres"
+    try:
+        if os.geteuid() == 0:
+            os.chmod(root, 0o755)
+            pw = pwd.getpwnam("postgres")
+            os.chown(root, pw.pw_uid, pw.pw_gid)
+        else:
+            superuser = pwd.getpwuid(os.geteuid()).pw_name
+        subprocess.run(
+            _as_server_user([str(bindir / "initdb"), "-D", str(datadir), "-U", superuser,
+                             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]),
+            capture_output=True, text=True, check=True,
+        )
+        port = _free_port()
+        options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off"
+        started = subprocess.run(
+            _as_server_user([str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(root / "server.log"),
+                             "-o", options, "-w", "-t", "60", "start"]),
+            capture_output=True, text=True,
+        )
+        if started.returncode != 0:
+            log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {started.stderr}\n{log}")
+        server = PostgresServer(bindir=bindir, datadir=datadir, port=port, superuser=superuser)
+        deadline = time.monotonic() + 30
+        while server.psql("SELECT 1", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL started but does not accept connections")
+            time.sleep(0.2)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
