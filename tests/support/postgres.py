@@ -2,9 +2,9 @@
 
 `initdb` and `pg_ctl` refuse to run as root, so as root the cluster is owned by and run
 as the `postgres` user; as anyone else it runs as that user. The server listens on
-127.0.0.1 on a free port with trust authentication (loopback only, torn down after the
-session), so tests connect as any role they create without passwords unless they set
-one (the rotation tests switch a role to password authentication explicitly).
+127.0.0.1 on a free port with SCRAM password authentication, as a hosted database does,
+so a wrong or rotated-away password really fails. The superuser's password is generated
+per run and never printed; `dsn()` and `connect_kwargs()` carry it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 
@@ -54,16 +56,18 @@ class PostgresServer:
     datadir: Path
     port: int
     superuser: str
+    superuser_password: str
 
     def dsn(self, database: str = "postgres", user: str | None = None, password: str | None = None) -> str:
-        auth = user or self.superuser
-        if password is not None:
-            auth = f"{auth}:{password}"
+        if user is None:
+            user, password = self.superuser, self.superuser_password
+        auth = user if password is None else f"{user}:{quote(password, safe='')}"
         return f"postgresql://{auth}@127.0.0.1:{self.port}/{database}?sslmode=disable"
 
     def connect_kwargs(self, database: str = "postgres", user: str | None = None, password: str | None = None) -> dict:
-        return {"host": "127.0.0.1", "port": self.port, "database": database,
-                "user": user or self.superuser, "password": password}
+        if user is None:
+            user, password = self.superuser, self.superuser_password
+        return {"host": "127.0.0.1", "port": self.port, "database": database, "user": user, "password": password}
 
     def psql(self, sql: str, database: str = "postgres", check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -98,11 +102,19 @@ def running_postgres():
             os.chown(root, pw.pw_uid, pw.pw_gid)
         else:
             superuser = pwd.getpwuid(os.geteuid()).pw_name
+        password = "fake-pg-" + secrets.token_hex(16)
+        pwfile = root / "pwfile"
+        pwfile.write_text(password + "\n")
+        if os.geteuid() == 0:
+            os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+        os.chmod(pwfile, 0o600)
         subprocess.run(
-            _as_server_user([str(bindir / "initdb"), "-D", str(datadir), "-U", superuser,
-                             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]),
+            _as_server_user([str(bindir / "initdb"), "-D", str(datadir), "-U", superuser, f"--pwfile={pwfile}",
+                             "--auth-local=trust", "--auth-host=scram-sha-256",
+                             "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync"]),
             capture_output=True, text=True, check=True,
         )
+        pwfile.unlink()
         port = _free_port()
         options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={root} -c fsync=off"
         started = subprocess.run(
@@ -113,7 +125,8 @@ def running_postgres():
         if started.returncode != 0:
             log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
             raise RuntimeError(f"PostgreSQL did not start: {started.stderr}\n{log}")
-        server = PostgresServer(bindir=bindir, datadir=datadir, port=port, superuser=superuser)
+        server = PostgresServer(bindir=bindir, datadir=datadir, port=port, superuser=superuser,
+                                superuser_password=password)
         deadline = time.monotonic() + 30
         while server.psql("SELECT 1", check=False).returncode != 0:
             if time.monotonic() > deadline:

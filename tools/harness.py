@@ -1,0 +1,405 @@
+"""Run the real Pulumi program under Pulumi's mock engine, with a stack's YAML config.
+
+This is how the offline plan (`tools/plan.py`) and the tests see the program without the
+Pulumi CLI, provider plugins or cloud credentials:
+
+- config comes from `Pulumi.<stack>.yaml` exactly as committed (plus `--compare`-style
+  overrides), and every key `Pulumi.yaml` declares `secret: true` gets a generated, obviously
+  fake value (`fake-<key>-<hash>`), deterministic per stack so that two runs compare equal;
+- the mocks answer the invokes the program uses with realistic values (zones, caller identity,
+  region, partition) and give resources realistic outputs (ARNs, ids, endpoints);
+- every registered resource is recorded with its type, name, URN, parent, protect flag and
+  inputs, both raw (secret-wrapped values still marked) and unwrapped (as a policy sees them).
+
+A mock that is asked for an invoke it does not know fails loudly, so a new data source is
+mocked on purpose rather than silently answered with nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "kingtavo"
+FAKE_ACCOUNT_ID = "111122223333"
+DEFAULT_REGION = "eu-central-1"
+
+
+# --- config ------------------------------------------------------------------------------------------------
+
+
+def project_declarations(root: Path = ROOT) -> dict[str, dict]:
+    """Pulumi.yaml's `config:` block, keyed by bare key name."""
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    declared = {}
+    for key, spec in (project.get("config") or {}).items():
+        bare = key.split(":", 1)[1] if key.startswith(f"{PROJECT}:") else key
+        declared[bare] = spec if isinstance(spec, dict) else {"default": spec}
+    return declared
+
+
+def stack_config(stack: str, root: Path = ROOT) -> dict[str, Any]:
+    """The committed `Pulumi.<stack>.yaml` config, full keys (`kingtavo:network`, `aws:region`)."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no stack file {path.name}: expected one of Pulumi.staging.yaml, "
+                                f"Pulumi.production.yaml")
+    return dict((yaml.safe_load(path.read_text()) or {}).get("config") or {})
+
+
+def fake_secret(stack: str, key: str) -> str:
+    """An obviously fake secret value, stable per stack and key (so two plans compare equal)."""
+    digest = hashlib.sha256(f"{stack}/{key}".encode()).hexdigest()[:16]
+    return f"fake-{key.replace('.', '-')}-{digest}"
+
+
+def fake_secrets(stack: str, config: Mapping[str, Any], root: Path = ROOT) -> dict[str, Any]:
+    """A fake value for every declared secret not set in config; maps get one entry per listed name."""
+    from components.settings import SECRET_KEYS
+
+    fakes: dict[str, Any] = {}
+    for key, spec in project_declarations(root).items():
+        if not spec.get("secret") or f"{PROJECT}:{key}" in config:
+            continue
+        if spec.get("type") == "object":
+            names_key = SECRET_KEYS.get(key)
+            names: list[str] = []
+            if names_key:
+                plane, names_field = names_key.split(".")
+                names = list((config.get(f"{PROJECT}:{plane}") or {}).get(names_field) or [])
+            fakes[f"{PROJECT}:{key}"] = {name: fake_secret(stack, f"{key}.{name}") for name in names}
+        else:
+            fakes[f"{PROJECT}:{key}"] = fake_secret(stack, key)
+    return fakes
+
+
+def apply_override(config: dict[str, Any], assignment: str) -> None:
+    """`KEY=VALUE` with KEY a config key (`activeColor`, `etl.green.image`, `aws:region`); VALUE YAML-parsed.
+
+    `KEY=~` (YAML null) removes the setting.
+    """
+    if "=" not in assignment:
+        raise ValueError(f"override {assignment!r}: expected KEY=VALUE, e.g. activeColor=green")
+    key, raw = assignment.split("=", 1)
+    value = yaml.safe_load(raw) if raw else ""
+    if ":" in key:
+        namespace, key = key.split(":", 1)
+    else:
+        namespace = PROJECT
+    top, *path = key.split(".")
+    full = f"{namespace}:{top}"
+    if not path:
+        if value is None:  # KEY=~ removes the setting
+            config.pop(full, None)
+        else:
+            config[full] = value
+        return
+    node = config.setdefault(full, {})
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    if value is None:
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = value
+
+
+def _engine_value(value: Any) -> str:
+    """The engine hands the program strings; objects and lists as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+# --- results -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One resource the program registered (what the engine would plan), as a policy sees it."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: dict
+    raw_inputs: dict
+    parent: str | None
+    provider: str
+    protect: bool
+    custom: bool
+    read: bool = False  # a lookup of an existing resource (`.get`), not one this stack declares
+
+
+@dataclass
+class PlanResult:
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+    secrets: dict[str, Any] = field(default_factory=dict)  # the fake secret config values used
+
+    def by_type(self, type_token: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_token and not r.read]
+
+    def one(self, type_token: str, name: str | None = None) -> PlannedResource:
+        matches = [r for r in self.by_type(type_token) if name is None or r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"expected one {type_token} named {name!r}, found {[r.name for r in matches]}")
+        return matches[0]
+
+    def named(self, name: str) -> PlannedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"expected one resource named {name!r}, found {len(matches)}")
+        return matches[0]
+
+    def children_of(self, urn: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+    def component_of(self, resource: PlannedResource) -> PlannedResource | None:
+        """The nearest enclosing `kingtavo:` component."""
+        index = {r.urn: r for r in self.resources}
+        parent = index.get(resource.parent or "")
+        while parent is not None and not parent.type.startswith(f"{PROJECT}:"):
+            parent = index.get(parent.parent or "")
+        return parent
+
+
+def is_secret_wrapper(value: Any) -> bool:
+    from pulumi.runtime import rpc
+
+    return rpc.is_rpc_secret(value)
+
+
+def unwrap(value: Any) -> Any:
+    """Remove Pulumi's secret wrappers, recursively: the plain values a policy pack sees."""
+    if is_secret_wrapper(value):
+        return unwrap(value["value"])
+    if isinstance(value, dict):
+        return {k: unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap(v) for v in value]
+    return value
+
+
+# --- mocks -------------------------------------------------------------------------------------------------
+
+
+class KingtavoMocks:
+    """Realistic answers for the invokes the program makes and outputs for the resources it declares."""
+
+    def __init__(self, region: str):
+        self.region = region
+
+    # Invokes -----------------------------------------------------------------------------------------------
+    def call(self, args):
+        invoke = args.token
+        region = self.region
+        if invoke == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            letters = "abcdef"
+            return {"id": region, "names": [f"{region}{c}" for c in letters],
+                    "zoneIds": [f"euc1-az{i + 1}" for i in range(len(letters))], "groupNames": [region]}
+        if invoke == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"id": FAKE_ACCOUNT_ID, "accountId": FAKE_ACCOUNT_ID, "userId": "AROAFAKEPLANUSER",
+                    "arn": f"arn:aws:sts::{FAKE_ACCOUNT_ID}:assumed-role/offline-plan/session"}
+        if invoke == "aws:index/getRegion:getRegion":
+            return {"id": region, "name": region, "region": region, "description": "offline plan",
+                    "endpoint": f"ec2.{region}.amazonaws.com"}
+        if invoke == "aws:index/getPartition:getPartition":
+            return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
+        if invoke == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return {"id": "policy", "json": json.dumps({"Version": "2012-10-17",
+                                                        "Statement": args.args.get("statements", [])})}
+        raise NotImplementedError(f"the offline plan has no mock for invoke {invoke}; add one to tools/harness.py")
+
+    # Resources ---------------------------------------------------------------------------------------------
+    def new_resource(self, args):
+        outputs = copy.deepcopy(dict(args.inputs))
+        name, typ = args.name, args.typ
+        resource_id = f"{name}-id"
+        pkg = typ.split(":", 1)[0]
+        if pkg == "aws":
+            service = typ.split(":")[1].split("/")[0]
+            arn_service = {"cloudwatch": "logs" if "logGroup" in typ else "cloudwatch", "lambda": "lambda",
+                           "secretsmanager": "secretsmanager"}.get(service, service)
+            account = "" if arn_service in ("iam", "s3") else FAKE_ACCOUNT_ID
+            region = "" if arn_service in ("iam", "s3") else self.region
+            outputs.setdefault("arn", f"arn:aws:{arn_service}:{region}:{account}:{_arn_resource(typ, outputs, name)}")
+        outputs.update(self._specific_outputs(typ, name, outputs, resource_id))
+        return outputs.pop("__id", resource_id), outputs
+
+    def _specific_outputs(self, typ: str, name: str, outputs: dict, resource_id: str) -> dict:
+        region = self.region
+        if typ == "aws:kms/key:Key":
+            key_id = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+            key_id = f"{key_id[:8]}-{key_id[8:12]}-{key_id[12:16]}-{key_id[16:20]}-{key_id[20:32]}"
+            return {"__id": key_id, "keyId": key_id, "arn": f"arn:aws:kms:{region}:{FAKE_ACCOUNT_ID}:key/{key_id}"}
+        if typ == "aws:ec2/vpc:Vpc":
+            return {"__id": "vpc-0fa1e0000000000a1", "defaultSecurityGroupId": "sg-0default0000000001"}
+        if typ == "aws:eks/cluster:Cluster":
+            cluster = outputs.get("name", name)
+            issuer = f"https://oidc.eks.{region}.amazonaws.com/id/FAKE0123456789ABCDEF0123456789AB"
+            return {"__id": cluster, "endpoint": f"https://FAKE0123456789.gr7.{region}.eks.amazonaws.com",
+                    "certificateAuthority": {"data": "ZmFrZS1jbHVzdGVyLWNh"},
+                    "identities": [{"oidcs": [{"issuer": issuer}]}],
+                    "arn": f"arn:aws:eks:{region}:{FAKE_ACCOUNT_ID}:cluster/{cluster}"}
+        if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            url = outputs.get("url", "oidc.example").removeprefix("https://")
+            return {"arn": f"arn:aws:iam::{FAKE_ACCOUNT_ID}:oidc-provider/{url}"}
+        if typ == "aws:iam/role:Role":
+            role = outputs.get("name", name)
+            return {"__id": role, "name": role, "arn": f"arn:aws:iam::{FAKE_ACCOUNT_ID}:role/{role}"}
+        if typ.startswith("aws:s3/bucket"):
+            bucket = outputs.get("bucket", name)
+            return {"__id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+        if typ == "aws:lambda/function:Function":
+            fn = outputs.get("name", name)
+            return {"__id": fn, "name": fn, "arn": f"arn:aws:lambda:{region}:{FAKE_ACCOUNT_ID}:function:{fn}",
+                    "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/functions/{fn}/invocations"}
+        if typ == "aws:ecr/repository:Repository":
+            repo = outputs.get("name", name)
+            return {"__id": repo, "repositoryUrl": f"{FAKE_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{repo}"}
+        if typ.startswith("vercel:"):
+            kind = typ.rsplit(":", 1)[-1].lower()
+            vercel_id = f"{kind[:3]}_{hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:20]}"
+            extra: dict[str, Any] = {"__id": vercel_id}
+            if typ == "vercel:index/deployment:Deployment":
+                extra["url"] = f"{name}-fake.vercel.app"
+                extra["domains"] = []
+            return extra
+        if typ.startswith("kubernetes:") and "metadata" in outputs:
+            metadata = dict(outputs["metadata"] or {})
+            metadata.setdefault("name", name)
+            return {"__id": f"{metadata.get('namespace', 'default')}/{metadata['name']}", "metadata": metadata}
+        return {}
+
+
+def _arn_resource(typ: str, outputs: Mapping[str, Any], name: str) -> str:
+    kind = typ.rsplit(":", 1)[-1]
+    return f"{kind[0].lower()}{kind[1:]}/{outputs.get('name', name)}"
+
+
+def _make_monitor(mocks):
+    """A MockMonitor that also records parent, protect and provider of every registration."""
+    from pulumi.runtime import mocks as pulumi_mocks
+    from pulumi.runtime import rpc
+
+    class RecordingMonitor(pulumi_mocks.MockMonitor):
+        def __init__(self, inner):
+            super().__init__(inner)
+            self.registrations: list[PlannedResource] = []
+
+        def _record(self, request, read: bool) -> None:
+            if request.type == "pulumi:pulumi:Stack":
+                return
+            raw = rpc.deserialize_properties(request.properties if read else request.object)
+            urn = self.make_urn(request.parent, request.type, request.name)
+            self.registrations.append(PlannedResource(
+                type=request.type, name=request.name, urn=urn, inputs=unwrap(raw), raw_inputs=raw,
+                parent=request.parent or None, provider=request.provider,
+                protect=bool(getattr(request, "protect", False)), custom=bool(getattr(request, "custom", True)),
+                read=read))
+
+        def RegisterResource(self, request):  # noqa: N802 - the engine's RPC name
+            response = super().RegisterResource(request)
+            self._record(request, read=False)
+            return response
+
+        def ReadResource(self, request):  # noqa: N802
+            response = super().ReadResource(request)
+            self._record(request, read=True)
+            return response
+
+    return RecordingMonitor(mocks)
+
+
+class _MockAdapter:
+    """Adapts KingtavoMocks to pulumi's abstract Mocks class (imported lazily to keep module import cheap)."""
+
+    @staticmethod
+    def build(region: str):
+        from pulumi.runtime import Mocks
+
+        inner = KingtavoMocks(region)
+
+        class Adapter(Mocks):
+            def call(self, args):
+                return inner.call(args)
+
+            def new_resource(self, args):
+                return inner.new_resource(args)
+
+        return Adapter()
+
+
+# --- running -----------------------------------------------------------------------------------------------
+
+
+def build_config(stack: str, overrides: list[str] | tuple[str, ...] = (), root: Path = ROOT,
+                 secrets: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config, secret values) as the engine would hand them to the program."""
+    config = stack_config(stack, root)
+    for assignment in overrides:
+        apply_override(config, assignment)
+    secret_values = dict(secrets) if secrets is not None else fake_secrets(stack, config, root)
+    return config, secret_values
+
+
+def run_stack(stack: str, overrides: list[str] | tuple[str, ...] = (), root: Path = ROOT,
+              secrets: Mapping[str, Any] | None = None) -> PlanResult:
+    """Run `__main__.py` for a stack under the mock engine and return what it registered.
+
+    Raises the program's exception (for example `SettingsError`) when it fails.
+    """
+    import pulumi
+    from pulumi.runtime import settings as runtime_settings
+
+    config, secret_values = build_config(stack, overrides, root, secrets)
+    engine_config = {key: _engine_value(value) for key, value in {**config, **secret_values}.items()}
+    region = str(config.get("aws:region", DEFAULT_REGION))
+
+    mocks = _MockAdapter.build(region)
+    monitor = _make_monitor(mocks)
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(engine_config, secret_keys=list(secret_values))
+
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    outputs: dict[str, Any] = {}
+    secret_outputs: set[str] = set()
+
+    exported_values: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program():
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+        for name, value in runtime_settings.get_root_resource().outputs.items():
+            exported_values[name] = pulumi.Output.from_input(value)
+        return pulumi.Output.all(*exported_values.values())
+
+    try:
+        program()
+    except Exception as error:
+        # Tests check that a failed run registered nothing: keep what it did register on the error.
+        error.registered_resources = list(monitor.registrations)  # type: ignore[attr-defined]
+        raise
+    from pulumi.runtime.sync_await import _sync_await
+
+    for name, output in sorted(exported_values.items()):
+        outputs[name] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            secret_outputs.add(name)
+    return PlanResult(stack=stack, resources=list(monitor.registrations), outputs=outputs,
+                      secret_outputs=secret_outputs, secrets=secret_values)

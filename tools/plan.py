@@ -1,0 +1,171 @@
+"""The offline plan: what a stack would declare, without the Pulumi CLI, plugins or a cloud account.
+
+    python -m tools.plan --stack staging
+    python -m tools.plan --stack production --compare activeColor=green
+    python -m tools.plan --stack staging --json
+
+It runs the real program under Pulumi's mock engine with the stack's committed settings and
+generated fake secrets (tools/harness.py), prints the planned resources grouped by component,
+the stack outputs (secrets masked), and the verdicts of the secret-hygiene policy pack.
+`--compare KEY=VALUE` runs the stack a second time with the override and lists the resources
+whose inputs change. Exit codes: 0 fine, 1 a mandatory policy violation, 2 invalid settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from tools.harness import PlannedResource, PlanResult, is_secret_wrapper, run_stack
+
+MASK = "[secret]"
+
+
+def masked(value: Any) -> Any:
+    """The value with every Pulumi secret replaced by a mask."""
+    if is_secret_wrapper(value):
+        return MASK
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def group_by_component(plan: PlanResult) -> dict[str, list[PlannedResource]]:
+    groups: dict[str, list[PlannedResource]] = defaultdict(list)
+    for resource in plan.resources:
+        if resource.type.startswith("kingtavo:"):
+            continue
+        component = plan.component_of(resource)
+        groups[f"{component.type} {component.name}" if component else "(stack)"].append(resource)
+    return {key: sorted(groups[key], key=lambda r: (r.type, r.name)) for key in sorted(groups)}
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # "update", "create", "delete"
+    type: str
+    name: str
+    paths: tuple[str, ...] = ()
+
+
+def _diff_paths(before: Any, after: Any, path: str = "") -> list[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        paths = []
+        for key in sorted(set(before) | set(after)):
+            paths.extend(_diff_paths(before.get(key), after.get(key), f"{path}.{key}" if path else key))
+        return paths
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        paths = []
+        for index, (b, a) in enumerate(zip(before, after, strict=True)):
+            paths.extend(_diff_paths(b, a, f"{path}[{index}]"))
+        return paths
+    return [] if before == after else [path or "(value)"]
+
+
+def compare(base: PlanResult, other: PlanResult) -> list[Change]:
+    """Resources whose inputs differ between two runs of one stack, and those only one run declares."""
+    before = {r.urn: r for r in base.resources if r.custom and not r.read}
+    after = {r.urn: r for r in other.resources if r.custom and not r.read}
+    changes = []
+    for urn in sorted(set(before) | set(after)):
+        if urn not in after:
+            changes.append(Change("delete", before[urn].type, before[urn].name))
+        elif urn not in before:
+            changes.append(Change("create", after[urn].type, after[urn].name))
+        else:
+            paths = _diff_paths(before[urn].raw_inputs, after[urn].raw_inputs)
+            if paths:
+                changes.append(Change("update", after[urn].type, after[urn].name, tuple(paths)))
+    return changes
+
+
+def policy_verdicts(plan: PlanResult) -> list:
+    from tools.policy_gate import evaluate, load_pack_config
+
+    return evaluate([r for r in plan.resources if not r.read], load_pack_config())
+
+
+def render_text(plan: PlanResult, violations: list, changes: list[Change] | None, overrides: list[str]) -> str:
+    lines = [f"Offline plan for stack '{plan.stack}' (mock engine, fake secrets, no cloud calls)", ""]
+    declared = [r for r in plan.resources if r.custom and not r.read]
+    for group, resources in group_by_component(plan).items():
+        lines.append(f"{group}  ({len(resources)})")
+        for r in resources:
+            flags = " [protected]" if r.protect else ""
+            flags += " [lookup]" if r.read else ""
+            lines.append(f"    {r.type:<62} {r.name}{flags}")
+        lines.append("")
+    lines.append(f"{len(declared)} resources, {sum(r.protect for r in declared)} protected")
+    lines.append("")
+    lines.append("Outputs:")
+    for name in sorted(plan.outputs):
+        value = MASK if name in plan.secret_outputs else json.dumps(masked(plan.outputs[name]))
+        lines.append(f"    {name}: {value}")
+    lines.append("")
+    lines.extend(render_violations(violations))
+    if changes is not None:
+        lines.append("")
+        lines.append(f"Compared with {' '.join(overrides)}: {len(changes)} resource(s) change")
+        for change in changes:
+            detail = f"  ({', '.join(change.paths)})" if change.paths else ""
+            lines.append(f"    {change.kind:<7} {change.type} {change.name}{detail}")
+    return "\n".join(lines)
+
+
+def render_violations(violations: list) -> list[str]:
+    from tools.policy_gate import format_violations
+
+    if not violations:
+        return ["Policy pack kingtavo-secret-hygiene: no violations"]
+    return [f"Policy pack kingtavo-secret-hygiene: {len(violations)} violation(s)", format_violations(violations)]
+
+
+def render_json(plan: PlanResult, violations: list, changes: list[Change] | None) -> str:
+    document = {
+        "stack": plan.stack,
+        "resources": [
+            {"type": r.type, "name": r.name, "urn": r.urn, "parent": r.parent, "protect": r.protect,
+             "lookup": r.read, "inputs": masked(r.raw_inputs)}
+            for r in sorted(plan.resources, key=lambda r: r.urn)
+        ],
+        "outputs": {name: MASK if name in plan.secret_outputs else masked(plan.outputs[name])
+                    for name in sorted(plan.outputs)},
+        "violations": [v.as_dict() if hasattr(v, "as_dict") else vars(v) for v in violations],
+    }
+    if changes is not None:
+        document["changes"] = [vars(c) | {"paths": list(c.paths)} for c in changes]
+    return json.dumps(document, indent=2, sort_keys=True, default=str)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, choices=["staging", "production"])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting for this run (e.g. etl.green.image=...)")
+    parser.add_argument("--compare", action="append", default=[], metavar="KEY=VALUE",
+                        help="run again with this override and list the resources whose inputs change")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    args = parser.parse_args(argv)
+
+    from components.settings import SettingsError
+
+    try:
+        plan = run_stack(args.stack, args.overrides)
+        changes = compare(plan, run_stack(args.stack, [*args.overrides, *args.compare])) if args.compare else None
+    except SettingsError as error:
+        print(f"stack {args.stack}: {error}", file=sys.stderr)
+        return 2
+    violations = policy_verdicts(plan)
+    print(render_json(plan, violations, changes) if args.json else render_text(plan, violations, changes,
+                                                                                 args.compare))
+    return 1 if any(getattr(v, "enforcement_level", "mandatory") == "mandatory" for v in violations) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
