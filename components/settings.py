@@ -377,12 +377,32 @@ class BackupsSettings(Plane):
     max_backup_age_hours: int = Field(26, ge=1, le=168)
 
 
+class SentrySettings(Plane):
+    organization: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    team: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    web_platform: str = "javascript-nextjs"
+    etl_platform: str = "python"
+    error_rate_threshold_percent: float = Field(5.0, gt=0, le=100)
+    error_burst_count: int = Field(50, ge=1)
+
+
+ECR_HOST = re.compile(r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com$")
+
+
+class RegistrySettings(Plane):
+    repository_name: str = Field("kingtavo/etl", pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
+    ci_push_role_name: str = Field("kingtavo-ci-image-push", pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+    keep_release_images: int = Field(30, ge=2, le=1000)
+    untagged_expiry_days: int = Field(7, ge=1, le=365)
+
+
 @dataclass(frozen=True)
 class StackSecrets:
     """The secret settings, each a masked `Secret` (or a map of them)."""
 
     supabase_service_role_key: Secret
     supabase_access_token: Secret
+    sentry_auth_token: Secret
     pagerduty_integration_key: Secret
     slack_webhook_url: Secret
     etl_api_keys: dict[str, Secret]
@@ -405,6 +425,8 @@ class Settings:
     secrets: SecretsSettings
     alerting: AlertingSettings
     backups: BackupsSettings
+    sentry: SentrySettings
+    registry: RegistrySettings
     secret: StackSecrets
 
     @property
@@ -426,11 +448,14 @@ PLANES: dict[str, type[Plane]] = {
     "secrets": SecretsSettings,
     "alerting": AlertingSettings,
     "backups": BackupsSettings,
+    "sentry": SentrySettings,
+    "registry": RegistrySettings,
 }
 # Secret top-level keys (camelCase, as in Pulumi.yaml) -> the non-secret list that names their entries, if any.
 SECRET_KEYS: dict[str, str | None] = {
     "supabaseServiceRoleKey": None,
     "supabaseAccessToken": None,
+    "sentryAuthToken": None,
     "pagerdutyIntegrationKey": None,
     "slackWebhookUrl": None,
     "etlApiKeys": "etl.apiKeyNames",
@@ -559,10 +584,32 @@ def _cross_plane_checks(environment: str, planes: Mapping[str, Plane | None], pr
     if environment == "production" and isinstance(cluster, ClusterSettings) and cluster.node_min_size < 2:
         problems.append(f"{PROJECT}:cluster.nodeMinSize: production needs at least 2 nodes for high "
                         f"availability, got {cluster.node_min_size}")
+    etl, registry = planes.get("etl"), planes.get("registry")
+    if isinstance(etl, EtlSettings) and isinstance(registry, RegistrySettings):
+        for color in COLORS:
+            image = etl.release(color).image
+            host, _, path = IMAGE.match(image).group("repo").partition("/")
+            if not ECR_HOST.match(host) or path != registry.repository_name:
+                problems.append(f"{PROJECT}:etl.{color}.image: {image!r} is not in the stack's registry; expected "
+                                f"<account>.dkr.ecr.<region>.amazonaws.com/{registry.repository_name}:<tag>")
     network = planes.get("network")
     if environment == "production" and isinstance(network, NetworkSettings) and network.nat_gateways != "per_az":
         problems.append(f"{PROJECT}:network.natGateways: production needs a NAT gateway per zone (expected "
                         f"'per_az'), got {network.nat_gateways!r}")
+
+
+def check_against_account(settings: Settings, account_id: str, region: str) -> None:
+    """Checks that need the caller's account and region (looked up, not declared): still before any resource."""
+    problems = []
+    for color in COLORS:
+        image = settings.etl.release(color).image
+        host = IMAGE.match(image).group("repo").split("/", 1)[0]
+        match = ECR_HOST.match(host)
+        if match and (match["account"], match["region"]) != (account_id, region):
+            problems.append(f"{PROJECT}:etl.{color}.image: {image!r} is in account {match['account']} region "
+                            f"{match['region']}, but this stack deploys to account {account_id} region {region}")
+    if problems:
+        raise SettingsError(problems)
 
 
 def known_keys() -> set[str]:

@@ -139,6 +139,7 @@ class PlannedResource:
     protect: bool
     custom: bool
     read: bool = False  # a lookup of an existing resource (`.get`), not one this stack declares
+    outputs: dict = field(default_factory=dict)  # what the mocks answered (ids, ARNs, endpoints)
 
 
 @dataclass
@@ -183,13 +184,15 @@ def is_secret_wrapper(value: Any) -> bool:
 
 
 def unwrap(value: Any) -> Any:
-    """Remove Pulumi's secret wrappers, recursively: the plain values a policy pack sees."""
+    """Remove Pulumi's secret wrappers, recursively: the plain values a policy pack sees (whole numbers as int)."""
     if is_secret_wrapper(value):
         return unwrap(value["value"])
     if isinstance(value, dict):
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # the engine's wire format carries every number as a double
     return value
 
 
@@ -305,11 +308,12 @@ def _make_monitor(mocks):
                 return
             raw = rpc.deserialize_properties(request.properties if read else request.object)
             urn = self.make_urn(request.parent, request.type, request.name)
+            registered = self.resources.get(urn)
             self.registrations.append(PlannedResource(
                 type=request.type, name=request.name, urn=urn, inputs=unwrap(raw), raw_inputs=raw,
                 parent=request.parent or None, provider=request.provider,
                 protect=bool(getattr(request, "protect", False)), custom=bool(getattr(request, "custom", True)),
-                read=read))
+                read=read, outputs=unwrap(registered.state) if registered else {}))
 
         def RegisterResource(self, request):  # noqa: N802 - the engine's RPC name
             response = super().RegisterResource(request)

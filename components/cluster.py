@@ -1,0 +1,158 @@
+"""The EKS cluster, like terraform-aws-modules/eks: one concern, few inputs, the outputs the workloads need.
+
+- The control plane sits in the private subnets; its API endpoint is private, and public
+  access (for operators and CI) is limited to the configured CIDRs, or off when none are set.
+- Kubernetes secrets are envelope-encrypted with a KMS key of our own (rotation on).
+- Control-plane logs (api, audit, authenticator) go to a log group we create first, so it
+  has a retention period and is encrypted, instead of the unbounded one EKS would create.
+- A managed node group sized from settings; nodes may pull images from ECR.
+- The cluster's OIDC provider makes IAM roles for service accounts (IRSA) possible.
+- `provider` is a `pulumi_kubernetes.Provider` built from the cluster's outputs; its
+  kubeconfig is a secret output (it names the endpoint and CA and runs `aws eks get-token`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.kms import AwsContext, account_admin_statement, customer_managed_key, service_use_statement
+from components.settings import ClusterSettings
+
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
+
+
+def assume_role_policy(service: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    })
+
+
+def managed_policy(aws_ctx: AwsContext, name: str) -> str:
+    return f"arn:{aws_ctx.partition}:iam::aws:policy/{name}"
+
+
+def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """A kubeconfig that authenticates with `aws eks get-token` (no static credentials in it)."""
+    return json.dumps({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [{"name": cluster_name, "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"],
+        }}}],
+    })
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    settings: ClusterSettings
+    environment: str
+    aws: AwsContext
+    private_subnet_ids: list[pulumi.Input[str]]
+    logs_kms_key_arn: pulumi.Input[str]
+    kms_deletion_window_days: int = 30
+    protect: bool = False
+
+
+class Cluster(pulumi.ComponentResource):
+    """Outputs: name, endpoint, oidc_provider_arn, oidc_issuer, node_role_arn, kubeconfig (secret), provider."""
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kingtavo:compute:Cluster", name, None, opts)
+        settings, ctx = args.settings, args.aws
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "compute"}
+
+        secrets_policy = {
+            "Version": "2012-10-17",
+            "Statement": [account_admin_statement(ctx),
+                          service_use_statement("EksEnvelopeEncryption", ["eks.amazonaws.com"], ctx)],
+        }
+        self.secrets_key, _ = customer_managed_key(
+            f"{name}-secrets", f"Kingtavo {args.environment}: EKS secrets envelope encryption", secrets_policy,
+            args.kms_deletion_window_days, tags, parent=self, protect=args.protect)
+
+        cluster_role = aws.iam.Role(f"{name}-control-plane-role", assume_role_policy=assume_role_policy(
+            "eks.amazonaws.com"), tags=tags, opts=child)
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-control-plane-policy", role=cluster_role.name,
+            policy_arn=managed_policy(ctx, "AmazonEKSClusterPolicy"), opts=pulumi.ResourceOptions(parent=cluster_role))
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs", name=f"/aws/eks/{settings.name}/cluster",
+            retention_in_days=settings.log_retention_days, kms_key_id=args.logs_kms_key_arn, tags=tags, opts=child)
+
+        self.cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=settings.name,
+            version=settings.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=args.private_subnet_ids,
+                endpoint_private_access=True,
+                endpoint_public_access=bool(settings.public_access_cidrs),
+                public_access_cidrs=settings.public_access_cidrs or None,
+            ),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                resources=["secrets"],
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=self.secrets_key.arn),
+            ),
+            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+            access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API",
+                                                          bootstrap_cluster_creator_admin_permissions=True),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[cluster_policy, log_group]),
+        )
+
+        issuer_url = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"], tags=tags, opts=child)
+        self.oidc_issuer = issuer_url.apply(lambda url: url.removeprefix("https://"))
+
+        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+                                 tags=tags, opts=child)
+        node_policies = [
+            aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=node_role.name,
+                                         policy_arn=managed_policy(ctx, policy),
+                                         opts=pulumi.ResourceOptions(parent=node_role))
+            for policy in ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
+        ]
+        self.node_group = aws.eks.NodeGroup(
+            f"{name}-nodes",
+            cluster_name=self.cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=args.private_subnet_ids,
+            instance_types=settings.node_instance_types,
+            disk_size=settings.node_disk_size_gb,
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=settings.node_min_size, desired_size=settings.node_desired_size,
+                max_size=settings.node_max_size),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            labels={"kingtavo.com/node-group": "general"},
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=node_policies),
+        )
+
+        self.name = self.cluster.name
+        self.endpoint = self.cluster.endpoint
+        self.node_role_arn = node_role.arn
+        self.oidc_provider_arn = self.oidc_provider.arn
+        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
+            self.cluster.name, self.cluster.endpoint, self.cluster.certificate_authority.data,
+        ).apply(lambda values: kubeconfig(values[0], values[1], values[2], ctx.region)))
+        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
+                                     opts=pulumi.ResourceOptions(parent=self, depends_on=[self.node_group]))
+        self.register_outputs({
+            "name": self.name, "endpoint": self.endpoint, "oidcProviderArn": self.oidc_provider_arn,
+            "kubeconfig": self.kubeconfig,
+        })
