@@ -131,7 +131,7 @@ def render_json(plan: PlanResult, violations: list, changes: list[Change] | None
         "stack": plan.stack,
         "resources": [
             {"type": r.type, "name": r.name, "urn": r.urn, "parent": r.parent, "protect": r.protect,
-             "lookup": r.read, "inputs": masked(r.raw_inputs)}
+             "lookup": r.read, "custom": r.custom, "inputs": masked(r.raw_inputs)}
             for r in sorted(plan.resources, key=lambda r: r.urn)
         ],
         "outputs": {name: MASK if name in plan.secret_outputs else masked(plan.outputs[name])
