@@ -1,0 +1,263 @@
+"""Backups: the archive for the tiers Supabase does not keep, the nightly dump job, and the backup monitor.
+
+Supabase takes the daily snapshots (and point-in-time recovery in production). This plane adds:
+
+- an S3 archive, encrypted with the platform KMS key, versioned, public access blocked,
+  TLS-only, with lifecycle rules per tier prefix: `daily/` kept dailyRetention days, `weekly/`
+  weeklyRetention weeks, `monthly/` monthlyRetention months (7 / 28 / 180 days by default);
+- a Kubernetes CronJob that takes a logical dump (`pg_dump --format=custom`) with a read-only
+  database credential from Secrets Manager and writes it to the tier of the day: the first of
+  the month to `monthly/`, Sundays to `weekly/`, other days to `daily/`;
+- the backup monitor: a Lambda, run hourly, that reads the Management API's backup list and
+  publishes CloudWatch metrics, and alarms on them that page (the critical topic): the last
+  completed backup older than maxBackupAgeHours, a failed backup, point-in-time recovery off in
+  production, and the monitor itself silent (missing data breaches).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.kms import AwsContext
+from components.settings import BackupsSettings, SupabaseSettings
+
+METRIC_NAMESPACE = "Kingtavo/Backups"
+TIERS = ("daily", "weekly", "monthly")
+PG_DUMP_IMAGE = "postgres:15.14-alpine3.22"
+AWS_CLI_IMAGE = "amazon/aws-cli:2.31.0"
+DUMP_SCRIPT = """set -eu
+day_of_month=$(date -u +%d); weekday=$(date -u +%u)
+tier=daily
+if [ "$day_of_month" = "01" ]; then tier=monthly; elif [ "$weekday" = "7" ]; then tier=weekly; fi
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+pg_dump --format=custom --no-owner --no-privileges --file=/dump/backup.dump
+echo "$tier/$ENVIRONMENT-$stamp.dump" > /dump/key
+"""
+UPLOAD_SCRIPT = """set -eu
+key=$(cat /dump/key)
+aws s3 cp /dump/backup.dump "s3://$BACKUP_BUCKET/$key" --sse aws:kms --sse-kms-key-id "$KMS_KEY_ARN" --only-show-errors
+echo "uploaded $key"
+"""
+
+
+def retention_days(settings: BackupsSettings) -> dict[str, int]:
+    """Days each tier's dumps are kept: 7 daily, 4 weekly (28 days), 6 monthly (180 days) by default."""
+    return {"daily": settings.daily_retention, "weekly": settings.weekly_retention * 7,
+            "monthly": settings.monthly_retention * 30}
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    })
+
+
+@dataclass(frozen=True)
+class BackupsArgs:
+    settings: BackupsSettings
+    supabase: SupabaseSettings
+    environment: str
+    aws: AwsContext
+    kms_key_arn: pulumi.Input[str]
+    critical_topic_arn: pulumi.Input[str]
+    warning_topic_arn: pulumi.Input[str]
+    monitor_lambda_role_arn: pulumi.Input[str] | None = None
+    protect: bool = False
+
+
+class BackupArchive(pulumi.ComponentResource):
+    """The S3 archive for weekly and monthly dumps. Outputs: bucket_name, bucket_arn."""
+
+    def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kingtavo:backups:BackupArchive", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=f"kingtavo-{args.environment}-db-backups-{args.aws.account_id}",
+            force_destroy=False,
+            tags={"kingtavo:environment": args.environment, "kingtavo:plane": "backups"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=self.bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
+            ignore_public_acls=True, restrict_public_buckets=True, opts=child)
+        aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=self.bucket.id, versioning_configuration={"status": "Enabled"}, opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption", bucket=self.bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
+                                                                "kms_master_key_id": args.kms_key_arn},
+                    "bucket_key_enabled": True}],
+            opts=child)
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only", bucket=self.bucket.id, policy=self.bucket.arn.apply(tls_only_bucket_policy),
+            opts=child)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle", bucket=self.bucket.id,
+            rules=[
+                *({"id": f"expire-{tier}", "status": "Enabled", "filter": {"prefix": f"{tier}/"},
+                   "expiration": {"days": days},
+                   "noncurrent_version_expiration": {"noncurrent_days": 7}}
+                  for tier, days in retention_days(args.settings).items()),
+                {"id": "abort-incomplete-uploads", "status": "Enabled", "filter": {"prefix": ""},
+                 "abort_incomplete_multipart_upload": {"days_after_initiation": 1}},
+            ],
+            opts=child)
+        self.bucket_name = self.bucket.bucket
+        self.bucket_arn = self.bucket.arn
+        self.register_outputs({"bucketName": self.bucket_name, "bucketArn": self.bucket_arn})
+
+
+@dataclass(frozen=True)
+class BackupMonitorArgs:
+    settings: BackupsSettings
+    supabase: SupabaseSettings
+    environment: str
+    aws: AwsContext
+    logs_kms_key_arn: pulumi.Input[str]
+    secrets_kms_key_arn: pulumi.Input[str]
+    access_token: pulumi.Input[str]  # the Supabase Management API token, a Pulumi secret
+    critical_topic_arn: pulumi.Input[str]
+    warning_topic_arn: pulumi.Input[str]
+    require_pitr: bool
+    code: pulumi.Archive | None = None
+    protect: bool = False
+
+
+def alarm_specs(settings: BackupsSettings, require_pitr: bool) -> list[dict]:
+    """The backup alarms: what they watch, their threshold and what missing data means."""
+    specs = [
+        {"name": "backup-stale", "metric": "HoursSinceLastCompletedBackup", "statistic": "Maximum",
+         "operator": "GreaterThanThreshold", "threshold": settings.max_backup_age_hours,
+         "missing": "breaching",  # the monitor stopped reporting: page too
+         "description": f"The last completed Supabase backup is older than {settings.max_backup_age_hours} hours, "
+                        f"or the backup monitor stopped reporting."},
+        {"name": "backup-failed", "metric": "FailedBackups", "statistic": "Maximum",
+         "operator": "GreaterThanThreshold", "threshold": 0, "missing": "notBreaching",
+         "description": "A Supabase backup failed in the last day."},
+    ]
+    if require_pitr:
+        specs.append({"name": "pitr-off", "metric": "PitrEnabled", "statistic": "Minimum",
+                      "operator": "LessThanThreshold", "threshold": 1, "missing": "breaching",
+                      "description": "Point-in-time recovery is off for the production database."})
+    return specs
+
+
+class BackupMonitor(pulumi.ComponentResource):
+    """The hourly backup monitor Lambda, its schedule, and the alarms on its metrics."""
+
+    def __init__(self, name: str, args: BackupMonitorArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kingtavo:backups:BackupMonitor", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "backups"}
+        function_name = f"kingtavo-{args.environment}-backup-monitor"
+
+        token = aws.secretsmanager.Secret(
+            f"{name}-supabase-token",
+            name=f"kingtavo/{args.environment}/supabase-management-token",
+            description="Supabase Management API token the backup monitor reads",
+            kms_key_id=args.secrets_kms_key_arn,
+            recovery_window_in_days=30 if args.protect else 7,
+            # Supabase access tokens are issued in its dashboard; Secrets Manager cannot rotate them.
+            tags={**tags, "rotation": "manual",
+                  "rotation-reason": "Supabase issues access tokens in its dashboard; rotate there and re-set config"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+        aws.secretsmanager.SecretVersion(f"{name}-supabase-token-value", secret_id=token.id,
+                                         secret_string=args.access_token, opts=pulumi.ResourceOptions(parent=token))
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", name=f"/aws/lambda/{function_name}", retention_in_days=90,
+            kms_key_id=args.logs_kms_key_arn, tags=tags, opts=child)
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            tags=tags, opts=child)
+        aws.iam.RolePolicy(
+            f"{name}-least-privilege", role=role.id,
+            policy=pulumi.Output.all(token.arn, log_group.arn, args.secrets_kms_key_arn).apply(
+                lambda v: json.dumps({"Version": "2012-10-17", "Statement": [
+                    {"Sid": "ReadToken", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                     "Resource": v[0]},
+                    {"Sid": "DecryptToken", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": v[2],
+                     "Condition": {"StringEquals": {
+                         "kms:ViaService": f"secretsmanager.{args.aws.region}.amazonaws.com"}}},
+                    {"Sid": "PublishMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
+                     "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}}},
+                    {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                     "Resource": f"{v[1]}:*"},
+                ]})),
+            opts=pulumi.ResourceOptions(parent=role))
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            runtime="python3.12",
+            handler="handler.lambda_handler",
+            code=args.code or pulumi.FileArchive("build/lambdas/backup_monitor.zip"),
+            role=role.arn,
+            timeout=60,
+            memory_size=128,
+            environment={"variables": {
+                "ENVIRONMENT": args.environment,
+                "SUPABASE_PROJECT_REF": args.supabase.project_ref,
+                "SUPABASE_API_URL": args.supabase.api_url,
+                "ACCESS_TOKEN_SECRET_ARN": token.arn,
+                "METRIC_NAMESPACE": METRIC_NAMESPACE,
+            }},
+            logging_config={"log_format": "JSON", "log_group": log_group.name},
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]))
+        schedule = aws.cloudwatch.EventRule(
+            f"{name}-hourly", schedule_expression="rate(1 hour)", description="Run the backup monitor hourly",
+            tags=tags, opts=child)
+        aws.cloudwatch.EventTarget(f"{name}-hourly-target", rule=schedule.name, arn=self.function.arn,
+                                   opts=pulumi.ResourceOptions(parent=schedule))
+        aws.lambda_.Permission(
+            f"{name}-invoked-by-schedule", action="lambda:InvokeFunction", function=self.function.name,
+            principal="events.amazonaws.com", source_arn=schedule.arn, opts=pulumi.ResourceOptions(parent=schedule))
+
+        dimensions = {"Environment": args.environment}
+        self.alarms = [
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{spec['name']}",
+                name=f"kingtavo-{args.environment}-{spec['name']}",
+                alarm_description=spec["description"],
+                namespace=METRIC_NAMESPACE,
+                metric_name=spec["metric"],
+                dimensions=dimensions,
+                statistic=spec["statistic"],
+                period=3600,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                comparison_operator=spec["operator"],
+                threshold=spec["threshold"],
+                treat_missing_data=spec["missing"],
+                alarm_actions=[args.critical_topic_arn],
+                ok_actions=[args.critical_topic_arn],
+                tags={**tags, "severity": "critical"},
+                opts=child)
+            for spec in alarm_specs(args.settings, args.require_pitr)
+        ]
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-monitor-errors",
+            name=f"kingtavo-{args.environment}-backup-monitor-errors",
+            alarm_description="The backup monitor Lambda failed (an API error or a bug); see its log group.",
+            namespace="AWS/Lambda", metric_name="Errors", dimensions={"FunctionName": self.function.name},
+            statistic="Sum", period=3600, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
+            threshold=0, treat_missing_data="notBreaching", alarm_actions=[args.warning_topic_arn],
+            tags={**tags, "severity": "warning"}, opts=child)
+        self.register_outputs({"functionName": self.function.name})
