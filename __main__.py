@@ -7,6 +7,8 @@ no resource is registered.
 
 import pulumi
 
+from components.alerting import AlertRouting, AlertRoutingArgs
+from components.backups import BackupArchive, BackupArchiveArgs
 from components.blue_green import BlueGreenArgs, BlueGreenService, ServiceNamespace, ServiceNamespaceArgs
 from components.cluster import Cluster, ClusterArgs
 from components.kms import AwsContext, PlatformKey, PlatformKeyArgs
@@ -37,6 +39,16 @@ etl = BlueGreenService("etl", BlueGreenArgs(
     settings=settings.etl, active_color=settings.active_color, environment=settings.environment,
     k8s_provider=cluster.provider, namespace=etl_namespace))
 
+# --- alerting: where every alarm goes (PagerDuty for critical, Slack for both) ---
+alert_routing = AlertRouting("alerts", AlertRoutingArgs(
+    settings=settings.alerting, environment=settings.environment, aws=aws_ctx, kms_key_arn=platform_key.arn,
+    pagerduty_integration_key=settings.secret.pagerduty_integration_key))
+
+# --- backups: the archive for the weekly and monthly tiers ---
+backup_archive = BackupArchive("backups", BackupArchiveArgs(
+    settings=settings.backups, environment=settings.environment, aws=aws_ctx, kms_key_arn=platform_key.arn,
+    protect=protect))
+
 pulumi.export("environment", settings.environment)
 pulumi.export("liveColor", etl.live_color)
 pulumi.export("etlLiveRelease", etl.live_release)
@@ -46,3 +58,5 @@ pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
 pulumi.export("clusterName", cluster.name)
 pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("backupBucketName", backup_archive.bucket_name)
+pulumi.export("criticalAlertTopicArn", alert_routing.critical_topic_arn)

@@ -18,10 +18,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
 
+from components.blue_green import ServiceNamespace, ServiceNamespaceArgs
+from components.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
 from components.kms import AwsContext
 from components.settings import BackupsSettings, SupabaseSettings
 
@@ -29,19 +34,16 @@ METRIC_NAMESPACE = "Kingtavo/Backups"
 TIERS = ("daily", "weekly", "monthly")
 PG_DUMP_IMAGE = "postgres:15.14-alpine3.22"
 AWS_CLI_IMAGE = "amazon/aws-cli:2.31.0"
-DUMP_SCRIPT = """set -eu
-day_of_month=$(date -u +%d); weekday=$(date -u +%u)
-tier=daily
-if [ "$day_of_month" = "01" ]; then tier=monthly; elif [ "$weekday" = "7" ]; then tier=weekly; fi
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-pg_dump --format=custom --no-owner --no-privileges --file=/dump/backup.dump
-echo "$tier/$ENVIRONMENT-$stamp.dump" > /dump/key
-"""
+SCRIPTS_DIR = Path(__file__).resolve().parent / "backup_job"
 UPLOAD_SCRIPT = """set -eu
 key=$(cat /dump/key)
-aws s3 cp /dump/backup.dump "s3://$BACKUP_BUCKET/$key" --sse aws:kms --sse-kms-key-id "$KMS_KEY_ARN" --only-show-errors
-echo "uploaded $key"
+for file in backup.dump manifest.json; do
+  target="$key"; [ "$file" = manifest.json ] && target="${key%.dump}.manifest.json"
+  aws s3 cp "/dump/$file" "s3://$BACKUP_BUCKET/$target" --sse aws:kms --sse-kms-key-id "$KMS_KEY_ARN" --only-show-errors
+done
+echo "uploaded $key and its manifest"
 """
+DUMP_SCHEMAS = "public,ops,ops_private"
 
 
 def retention_days(settings: BackupsSettings) -> dict[str, int]:
@@ -65,22 +67,18 @@ def tls_only_bucket_policy(bucket_arn: str) -> str:
 
 
 @dataclass(frozen=True)
-class BackupsArgs:
+class BackupArchiveArgs:
     settings: BackupsSettings
-    supabase: SupabaseSettings
     environment: str
     aws: AwsContext
     kms_key_arn: pulumi.Input[str]
-    critical_topic_arn: pulumi.Input[str]
-    warning_topic_arn: pulumi.Input[str]
-    monitor_lambda_role_arn: pulumi.Input[str] | None = None
     protect: bool = False
 
 
 class BackupArchive(pulumi.ComponentResource):
     """The S3 archive for weekly and monthly dumps. Outputs: bucket_name, bucket_arn."""
 
-    def __init__(self, name: str, args: BackupsArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: BackupArchiveArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:backups:BackupArchive", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(
@@ -261,3 +259,160 @@ class BackupMonitor(pulumi.ComponentResource):
             threshold=0, treat_missing_data="notBreaching", alarm_actions=[args.warning_topic_arn],
             tags={**tags, "severity": "warning"}, opts=child)
         self.register_outputs({"functionName": self.function.name})
+
+
+@dataclass(frozen=True)
+class BackupDumpJobArgs:
+    settings: BackupsSettings
+    environment: str
+    aws: AwsContext
+    k8s_provider: k8s.Provider
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    archive_kms_key_arn: pulumi.Input[str]
+    secrets_kms_key_arn: pulumi.Input[str]
+    database_host: str
+    database_port: int
+    database_name: str
+    rotation_lambda_arn: pulumi.Input[str] | None = None
+    rotation_days: int = 30
+    protect: bool = False
+    namespace: str = "db-backup"
+    database_user: str = "db_backup"
+
+
+class BackupDumpJob(pulumi.ComponentResource):
+    """The nightly pg_dump CronJob, its read-only database credential and the identity that uploads."""
+
+    def __init__(self, name: str, args: BackupDumpJobArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kingtavo:backups:BackupDumpJob", name, None, opts)
+        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "backups"}
+        self.credential = self._credential(name, args, tags)
+        identity = ServiceNamespace(f"{name}-identity", ServiceNamespaceArgs(
+            environment=args.environment, namespace=args.namespace, service_account="db-backup",
+            k8s_provider=args.k8s_provider, oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer),
+            opts=pulumi.ResourceOptions(parent=self))
+        identity.role.grant(f"{name}-upload-and-read-credential", pulumi.Output.all(
+            args.bucket_arn, args.archive_kms_key_arn, self.credential.arn, args.secrets_kms_key_arn).apply(
+            lambda v: [
+                {"Sid": "WriteDumps", "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{v[0]}/*"},
+                {"Sid": "EncryptDumps", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Encrypt"],
+                 "Resource": v[1]},
+                {"Sid": "ReadCredential", "Effect": "Allow",
+                 "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": v[2]},
+                {"Sid": "DecryptCredential", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": v[3],
+                 "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{args.aws.region}.amazonaws.com"}}},
+            ]))
+        synced = SyncedSecret(f"{name}-credential-sync", SyncedSecretArgs(
+            namespace=identity.namespace_name, service_account="db-backup", region=args.aws.region,
+            target_name="db-backup-credential", k8s_provider=args.k8s_provider, depends_on=[identity],
+            keys={"PGHOST": SecretKey(self.credential.arn, "host"), "PGPORT": SecretKey(self.credential.arn, "port"),
+                  "PGDATABASE": SecretKey(self.credential.arn, "dbname"),
+                  "PGUSER": SecretKey(self.credential.arn, "username"),
+                  "PGPASSWORD": SecretKey(self.credential.arn, "password")}),
+            opts=pulumi.ResourceOptions(parent=self))
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[identity])
+        scripts = k8s.core.v1.ConfigMap(
+            f"{name}-scripts",
+            metadata={"name": "db-backup-scripts", "namespace": identity.namespace_name},
+            data={"dump.sh": (SCRIPTS_DIR / "dump.sh").read_text(),
+                  "fingerprint.sql": (SCRIPTS_DIR / "fingerprint.sql").read_text(),
+                  "upload.sh": UPLOAD_SCRIPT},
+            opts=k8s_opts)
+        self.cron_job = k8s.batch.v1.CronJob(
+            f"{name}-cronjob",
+            metadata={"name": "db-backup", "namespace": identity.namespace_name,
+                      "labels": {"app.kubernetes.io/name": "db-backup"}},
+            spec={
+                "schedule": args.settings.dump_schedule,
+                "timeZone": "Etc/UTC",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 3600,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 5,
+                "jobTemplate": {"spec": {
+                    "backoffLimit": 2,
+                    "activeDeadlineSeconds": 3 * 3600,
+                    "template": {
+                        "metadata": {"labels": {"app.kubernetes.io/name": "db-backup"}},
+                        "spec": self._pod_spec(args, synced, scripts),
+                    },
+                }},
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[identity, synced,
+                                                                                            scripts]))
+        self.register_outputs({"credentialSecretArn": self.credential.arn})
+
+    def _credential(self, name: str, args: BackupDumpJobArgs, tags: dict) -> aws.secretsmanager.Secret:
+        """The read-only backup role's credential: generated, encrypted with the secrets key, rotated."""
+        password = random.RandomPassword(f"{name}-db-password", length=40, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        secret = aws.secretsmanager.Secret(
+            f"{name}-db-credential",
+            name=f"kingtavo/{args.environment}/db-backup",
+            description="Read-only database credential of the nightly dump job",
+            kms_key_id=args.secrets_kms_key_arn,
+            recovery_window_in_days=30 if args.protect else 7,
+            tags=tags if args.rotation_lambda_arn is not None else {
+                **tags, "rotation": "manual", "rotation-reason": "no rotation Lambda in this stack"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+        aws.secretsmanager.SecretVersion(
+            f"{name}-db-credential-initial", secret_id=secret.id,
+            secret_string=password.result.apply(lambda value: json.dumps({
+                "engine": "postgres", "host": args.database_host, "port": args.database_port,
+                "dbname": args.database_name, "username": args.database_user, "password": value})),
+            # After the first rotation the Lambda owns the value: never write the initial one back.
+            opts=pulumi.ResourceOptions(parent=secret, ignore_changes=["secretString"]))
+        if args.rotation_lambda_arn is not None:
+            aws.secretsmanager.SecretRotation(
+                f"{name}-db-credential-rotation", secret_id=secret.id, rotation_lambda_arn=args.rotation_lambda_arn,
+                rotation_rules={"automatically_after_days": args.rotation_days},
+                opts=pulumi.ResourceOptions(parent=secret))
+        return secret
+
+    @staticmethod
+    def _pod_spec(args: BackupDumpJobArgs, synced: SyncedSecret, scripts: k8s.core.v1.ConfigMap) -> dict:
+        hardened = {"runAsNonRoot": True, "runAsUser": 70, "runAsGroup": 70, "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True, "privileged": False, "capabilities": {"drop": ["ALL"]},
+                    "seccompProfile": {"type": "RuntimeDefault"}}
+        credential_env = [{"name": env, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+                          for env, (secret, key) in sorted(synced.env().items())]
+        mounts = [{"name": "dump", "mountPath": "/dump"}, {"name": "scripts", "mountPath": "/scripts"},
+                  {"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108 - an emptyDir, not the host's /tmp
+        return {
+            "serviceAccountName": "db-backup",
+            "automountServiceAccountToken": False,
+            "restartPolicy": "OnFailure",
+            "securityContext": {"runAsNonRoot": True, "fsGroup": 70, "seccompProfile": {"type": "RuntimeDefault"}},
+            "initContainers": [{
+                "name": "pg-dump",
+                "image": PG_DUMP_IMAGE,
+                "command": ["sh", "/scripts/dump.sh"],
+                "env": [*credential_env,
+                        {"name": "DUMP_DIR", "value": "/dump"}, {"name": "SCRIPTS_DIR", "value": "/scripts"},
+                        {"name": "DUMP_SCHEMAS", "value": DUMP_SCHEMAS},
+                        {"name": "ENVIRONMENT", "value": args.environment},
+                        {"name": "PGSSLMODE", "value": "require"}],
+                "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
+                              "limits": {"cpu": "1", "memory": "1Gi"}},
+                "securityContext": hardened,
+                "volumeMounts": mounts,
+            }],
+            "containers": [{
+                "name": "upload",
+                "image": AWS_CLI_IMAGE,
+                "command": ["sh", "/scripts/upload.sh"],
+                "env": [{"name": "BACKUP_BUCKET", "value": args.bucket_name},
+                        {"name": "KMS_KEY_ARN", "value": args.archive_kms_key_arn},
+                        {"name": "HOME", "value": "/tmp"}],  # noqa: S108 - the emptyDir mounted there
+                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                              "limits": {"cpu": "500m", "memory": "256Mi"}},
+                "securityContext": {**hardened, "runAsUser": 1000, "runAsGroup": 1000},
+                "volumeMounts": mounts,
+            }],
+            "volumes": [{"name": "dump", "emptyDir": {"sizeLimit": "20Gi"}},
+                        {"name": "scripts", "configMap": {"name": "db-backup-scripts", "defaultMode": 0o555}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+        }
