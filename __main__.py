@@ -12,6 +12,7 @@ from components.backups import BackupArchive, BackupArchiveArgs
 from components.blue_green import BlueGreenArgs, BlueGreenService, ServiceNamespace, ServiceNamespaceArgs
 from components.cluster import Cluster, ClusterArgs
 from components.kms import AwsContext, PlatformKey, PlatformKeyArgs
+from components.monitoring import ClusterMonitoring, ClusterMonitoringArgs
 from components.network import Network, NetworkArgs
 from components.settings import check_against_account, load_settings, present_config_keys
 
@@ -43,6 +44,13 @@ etl = BlueGreenService("etl", BlueGreenArgs(
 alert_routing = AlertRouting("alerts", AlertRoutingArgs(
     settings=settings.alerting, environment=settings.environment, aws=aws_ctx, kms_key_arn=platform_key.arn,
     pagerduty_integration_key=settings.secret.pagerduty_integration_key))
+
+# --- monitoring in the cluster: Prometheus, Alertmanager (same routes), the alert rules, dashboards ---
+ClusterMonitoring("monitoring", ClusterMonitoringArgs(
+    settings=settings.alerting, supabase=settings.supabase, environment=settings.environment,
+    k8s_provider=cluster.provider, pagerduty_integration_key=settings.secret.pagerduty_integration_key,
+    slack_webhook_url=settings.secret.slack_webhook_url,
+    supabase_service_role_key=settings.secret.supabase_service_role_key, etl_namespace=settings.etl.namespace))
 
 # --- backups: the archive for the weekly and monthly tiers ---
 backup_archive = BackupArchive("backups", BackupArchiveArgs(

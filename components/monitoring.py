@@ -1,0 +1,164 @@
+"""The cluster's monitoring: kube-prometheus-stack with the same routing as AWS, scrape targets, alert rules
+and dashboards.
+
+Alertmanager routes `severity=critical` to PagerDuty and `severity=warning` to Slack
+(components/alertmanager_config.py); the receivers' keys live in a Kubernetes Secret that
+Alertmanager mounts as files, so they never appear in the Helm values. Prometheus scrapes the
+ETL pods (a PodMonitor; one `job="etl"` for both colors) and the Supabase metrics endpoint
+(basic auth as `service_role`, the password read from a mounted Secret). The alert rules are
+declared once as data (components/alert_rules.py) and rendered into one PrometheusRule. The
+Grafana dashboards (components/dashboards/) ship as ConfigMaps the chart's sidecar loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.alert_rules import render_rule_groups
+from components.alertmanager_config import render_alertmanager_config
+from components.dashboards import DASHBOARD_LABEL, dashboard_files
+from components.settings import AlertingSettings, Secret, SupabaseSettings
+
+MONITORING_NAMESPACE = "monitoring"
+RELEASE_NAME = "kube-prometheus-stack"
+RECEIVERS_SECRET = "alertmanager-receivers"
+PAGERDUTY_KEY_FILE = "pagerduty-routing-key"
+SLACK_URL_FILE = "slack-webhook-url"
+SUPABASE_METRICS_SECRET = "supabase-metrics"
+SUPABASE_METRICS_KEY = "service-role-key"
+
+
+def supabase_scrape_config(settings: SupabaseSettings) -> dict:
+    """A Prometheus scrape job for the Supabase metrics endpoint; the password is read from a mounted file."""
+    host = settings.url.removeprefix("https://").rstrip("/")
+    return {
+        "job_name": "supabase",
+        "scheme": "https",
+        "metrics_path": "/customer/v1/privileged/metrics",
+        "scrape_interval": "60s",
+        "basic_auth": {
+            "username": "service_role",
+            "password_file": f"/etc/prometheus/secrets/{SUPABASE_METRICS_SECRET}/{SUPABASE_METRICS_KEY}",
+        },
+        "static_configs": [{"targets": [host], "labels": {"project_ref": settings.project_ref}}],
+    }
+
+
+@dataclass(frozen=True)
+class ClusterMonitoringArgs:
+    settings: AlertingSettings
+    supabase: SupabaseSettings
+    environment: str
+    k8s_provider: k8s.Provider
+    pagerduty_integration_key: Secret
+    slack_webhook_url: Secret
+    supabase_service_role_key: Secret
+    etl_namespace: str
+
+
+class ClusterMonitoring(pulumi.ComponentResource):
+    """kube-prometheus-stack with the same routing, the scrape targets, the alert rules and the dashboards."""
+
+    def __init__(self, name: str, args: ClusterMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kingtavo:alerting:ClusterMonitoring", name, None, opts)
+        self._prometheus_stack(name, args)
+        self.register_outputs({})
+
+    # --- cluster --------------------------------------------------------------------------------------------
+
+    def _prometheus_stack(self, name: str, args: ClusterMonitoringArgs) -> None:
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace", metadata={"name": MONITORING_NAMESPACE,
+                                           "labels": {"app.kubernetes.io/part-of": "kingtavo"}},
+            opts=k8s_opts)
+        in_namespace = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[namespace])
+        receivers = k8s.core.v1.Secret(
+            f"{name}-receivers",
+            metadata={"name": RECEIVERS_SECRET, "namespace": MONITORING_NAMESPACE},
+            type="Opaque",
+            string_data={PAGERDUTY_KEY_FILE: args.pagerduty_integration_key.output(),
+                         SLACK_URL_FILE: args.slack_webhook_url.output()},
+            opts=in_namespace)
+        scrape_secret = k8s.core.v1.Secret(
+            f"{name}-supabase-metrics",
+            metadata={"name": SUPABASE_METRICS_SECRET, "namespace": MONITORING_NAMESPACE},
+            type="Opaque",
+            string_data={SUPABASE_METRICS_KEY: args.supabase_service_role_key.output()},
+            opts=in_namespace)
+
+        alertmanager_config = render_alertmanager_config(
+            secret_name=RECEIVERS_SECRET, pagerduty_key_file=PAGERDUTY_KEY_FILE, slack_url_file=SLACK_URL_FILE,
+            slack_channel=args.settings.slack_channel_name, environment=args.environment)
+        values = {
+            "fullnameOverride": RELEASE_NAME,
+            "alertmanager": {
+                "config": alertmanager_config,
+                "alertmanagerSpec": {"secrets": [RECEIVERS_SECRET], "replicas": 2},
+            },
+            "prometheus": {"prometheusSpec": {
+                "secrets": [SUPABASE_METRICS_SECRET],
+                "additionalScrapeConfigs": [supabase_scrape_config(args.supabase)],
+                # pick up our PrometheusRule and PodMonitor without the chart's release label
+                "ruleSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "retention": "15d",
+            }},
+            "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL[0],
+                                                   "labelValue": DASHBOARD_LABEL[1], "searchNamespace": "ALL"}}},
+        }
+        release = k8s.helm.v3.Release(
+            f"{name}-prometheus-stack",
+            name=RELEASE_NAME,
+            chart="kube-prometheus-stack",
+            version=args.settings.prometheus_stack_version,
+            namespace=MONITORING_NAMESPACE,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo="https://prometheus-community.github.io/helm-charts"),
+            values=values,
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider,
+                                        depends_on=[namespace, receivers, scrape_secret]))
+        crd_ready = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[release])
+
+        k8s.apiextensions.CustomResource(
+            f"{name}-etl-pods",
+            api_version="monitoring.coreos.com/v1",
+            kind="PodMonitor",
+            metadata={"name": "etl", "namespace": MONITORING_NAMESPACE},
+            spec={
+                "namespaceSelector": {"matchNames": [args.etl_namespace]},
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "etl"}},
+                "podMetricsEndpoints": [{
+                    "port": "http", "path": "/metrics", "interval": "30s",
+                    # one job name for both colors, as the alert rules expect; `color` stays a label
+                    "relabelings": [
+                        {"targetLabel": "job", "replacement": "etl"},
+                        {"sourceLabels": ["__meta_kubernetes_pod_label_color"], "targetLabel": "color"},
+                    ],
+                }],
+            },
+            opts=crd_ready)
+        k8s.apiextensions.CustomResource(
+            f"{name}-rules",
+            api_version="monitoring.coreos.com/v1",
+            kind="PrometheusRule",
+            metadata={"name": "kingtavo-alerts", "namespace": MONITORING_NAMESPACE,
+                      "labels": {"app.kubernetes.io/part-of": "kingtavo"}},
+            spec=render_rule_groups(environment=args.environment,
+                                    etl_no_success_hours=args.settings.etl_no_success_hours,
+                                    runbook_base_url=args.settings.runbook_base_url,
+                                    etl_namespace=args.etl_namespace),
+            opts=crd_ready)
+        for filename, content in sorted(dashboard_files().items()):
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{filename.removesuffix('.json')}",
+                metadata={"name": f"dashboard-{filename.removesuffix('.json')}", "namespace": MONITORING_NAMESPACE,
+                          "labels": {DASHBOARD_LABEL[0]: DASHBOARD_LABEL[1]}},
+                data={filename: content},
+                opts=in_namespace)
+
