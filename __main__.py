@@ -43,7 +43,7 @@ etl = BlueGreenService("etl", BlueGreenArgs(
 # --- alerting: where every alarm goes (PagerDuty for critical, Slack for both) ---
 alert_routing = AlertRouting("alerts", AlertRoutingArgs(
     settings=settings.alerting, environment=settings.environment, aws=aws_ctx, kms_key_arn=platform_key.arn,
-    pagerduty_integration_key=settings.secret.pagerduty_integration_key))
+    pagerduty_cloudwatch_integration_key=settings.secret.pagerduty_cloudwatch_integration_key))
 
 # --- monitoring in the cluster: Prometheus, Alertmanager (same routes), the alert rules, dashboards ---
 ClusterMonitoring("monitoring", ClusterMonitoringArgs(

@@ -38,7 +38,7 @@ class AlertRoutingArgs:
     environment: str
     aws: AwsContext
     kms_key_arn: pulumi.Input[str]
-    pagerduty_integration_key: Secret
+    pagerduty_cloudwatch_integration_key: Secret
     vercel_project_id: pulumi.Input[str] | None = None  # production: the 5xx alert rule's project
 
 
@@ -93,7 +93,7 @@ class AlertRouting(pulumi.ComponentResource):
             f"{name}-critical-pagerduty",
             topic=self.topics["critical"].arn,
             protocol="https",
-            endpoint=args.pagerduty_integration_key.output().apply(pagerduty_enqueue_url),
+            endpoint=args.pagerduty_cloudwatch_integration_key.output().apply(pagerduty_enqueue_url),
             endpoint_auto_confirms=True,
             raw_message_delivery=False,
             opts=pulumi.ResourceOptions(parent=self.topics["critical"]))

@@ -404,6 +404,7 @@ class StackSecrets:
     supabase_access_token: Secret
     sentry_auth_token: Secret
     pagerduty_integration_key: Secret
+    pagerduty_cloudwatch_integration_key: Secret
     slack_webhook_url: Secret
     etl_api_keys: dict[str, Secret]
     frontend_server_secrets: dict[str, Secret]
@@ -457,6 +458,7 @@ SECRET_KEYS: dict[str, str | None] = {
     "supabaseAccessToken": None,
     "sentryAuthToken": None,
     "pagerdutyIntegrationKey": None,
+    "pagerdutyCloudwatchIntegrationKey": None,
     "slackWebhookUrl": None,
     "etlApiKeys": "etl.apiKeyNames",
     "frontendServerSecrets": "frontend.serverSecretNames",

@@ -33,7 +33,7 @@ def test_critical_pages_pagerduty_and_warning_does_not(stack):
     subscriptions = result.by_type(SUBSCRIPTION)
     assert [(s.inputs["topic"], s.inputs["protocol"]) for s in subscriptions] == [(arns["critical"], "https")]
     endpoint = subscriptions[0].inputs["endpoint"]
-    key = result.secrets["kingtavo:pagerdutyIntegrationKey"]
+    key = result.secrets["kingtavo:pagerdutyCloudwatchIntegrationKey"]
     assert endpoint == f"https://events.pagerduty.com/integration/{key}/enqueue"
     assert is_secret_wrapper(subscriptions[0].raw_inputs["endpoint"]), "the endpoint embeds the key: keep it secret"
 
@@ -61,7 +61,7 @@ def test_only_this_account_s_alarms_and_events_may_publish(stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_pagerduty_key_never_appears_unmarked(stack):
     result = plan(stack)
-    key = result.secrets["kingtavo:pagerdutyIntegrationKey"]
+    key = result.secrets["kingtavo:pagerdutyCloudwatchIntegrationKey"]
 
     def leaks(value) -> bool:
         if is_secret_wrapper(value):
