@@ -1,0 +1,76 @@
+"""tools/build_lambdas.py: the rotation archive holds the handler and its pinned packages, built reproducibly.
+
+pip really downloads the wheels from the package index (or its cache), as `make lambdas` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tools import build_lambdas
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def rotation_zip(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("lambdas")
+    assert build_lambdas.main(["secret_rotation", "--out", str(out)]) == 0
+    return out / "secret_rotation.zip"
+
+
+def test_every_function_folder_is_found():
+    assert {path.name for path in build_lambdas.function_dirs()} >= {"secret_rotation", "backup_monitor"}
+
+
+def test_the_rotation_archive_holds_the_handler_at_its_root_and_pg8000(rotation_zip):
+    names = zipfile.ZipFile(rotation_zip).namelist()
+
+    assert "handler.py" in names
+    assert any(name.startswith("pg8000/") for name in names)
+    assert any(name.startswith("scramp/") for name in names)
+    assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]
+    assert names == sorted(names)
+
+
+def test_the_archived_handler_is_the_source(rotation_zip):
+    archived = zipfile.ZipFile(rotation_zip).read("handler.py")
+
+    assert archived == (ROOT / "lambdas/secret_rotation/handler.py").read_bytes()
+
+
+def test_entries_carry_fixed_timestamps_and_permissions(rotation_zip):
+    entries = zipfile.ZipFile(rotation_zip).infolist()
+
+    assert {entry.date_time for entry in entries} == {build_lambdas.FIXED_TIMESTAMP}
+    assert {(entry.external_attr >> 16) & 0o777 for entry in entries} == {0o644}
+
+
+def test_a_rebuild_gives_the_same_bytes(rotation_zip, tmp_path):
+    build_lambdas.main(["secret_rotation", "--out", str(tmp_path)])
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    assert digest(tmp_path / "secret_rotation.zip") == digest(rotation_zip)
+
+
+def test_the_packaged_dependencies_import_from_the_archive_alone(rotation_zip):
+    """Without site-packages (-S) and isolated (-I): pg8000 and scramp resolve only from the zip."""
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import pg8000.native, scramp; "
+             "print(pg8000.native.__file__)")
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(rotation_zip)],
+                            capture_output=True, text=True, check=True)
+
+    assert result.stdout.strip().startswith(str(rotation_zip))
+
+
+def test_an_unknown_function_name_is_refused(tmp_path):
+    with pytest.raises(SystemExit):
+        build_lambdas.main(["no_such_function", "--out", str(tmp_path)])

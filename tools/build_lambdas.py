@@ -1,0 +1,103 @@
+"""Build the Lambda archives the stack deploys: `build/lambdas/<name>.zip` for every folder in `lambdas/`.
+
+Each archive holds the folder's Python files at its root (the stack's handler is
+`handler.lambda_handler`) and, when the folder has a `requirements.txt`, those packages installed
+by pip as wheels for the Lambda runtime (`python3.12` on x86_64, manylinux2014), never built from
+source and never compiled to `.pyc`, whatever Python runs this tool.
+
+The archives are deterministic: entries sorted, every timestamp 1980-01-01, fixed permissions,
+no `__pycache__`. The same sources and pins give the same bytes, so `pulumi up` sees no code
+change (and deploys nothing) unless the code or a pin changed.
+
+    python -m tools.build_lambdas                   # every function, into build/lambdas/
+    python -m tools.build_lambdas secret_rotation   # one function
+    python -m tools.build_lambdas --out /tmp/zips   # elsewhere
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR = ROOT / "lambdas"
+DEFAULT_OUT = ROOT / "build" / "lambdas"
+
+# The Lambda runtime the stack declares (`runtime="python3.12"`, x86_64).
+PIP_PLATFORM_FLAGS = ("--platform", "manylinux2014_x86_64", "--implementation", "cp", "--python-version", "3.12",
+                      "--only-binary=:all:")
+FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry
+FILE_MODE = 0o644
+SKIPPED_PARTS = frozenset({"__pycache__"})
+SKIPPED_SUFFIXES = (".pyc", ".pyo")
+
+
+def function_dirs(lambdas_dir: Path = LAMBDAS_DIR) -> list[Path]:
+    """Every function folder: a folder of `lambdas/` with a `handler.py`."""
+    return sorted(path for path in lambdas_dir.iterdir() if (path / "handler.py").is_file())
+
+
+def install_requirements(requirements: Path, target: Path) -> None:
+    """pip-install the pinned requirements into `target` as Lambda-runtime wheels."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+         "--target", str(target), *PIP_PLATFORM_FLAGS, "--requirement", str(requirements)],
+        check=True)
+
+
+def archive_files(staging: Path) -> Iterator[tuple[Path, str]]:
+    """(file, name in the archive) for every file to package, sorted by name."""
+    files = (path for path in staging.rglob("*") if path.is_file())
+    kept = (path for path in files
+            if not SKIPPED_PARTS.intersection(path.relative_to(staging).parts) and path.suffix not in SKIPPED_SUFFIXES)
+    yield from sorted(((path, path.relative_to(staging).as_posix()) for path in kept), key=lambda item: item[1])
+
+
+def write_deterministic_zip(staging: Path, archive: Path) -> None:
+    """The zip of `staging`: sorted entries, fixed timestamps and permissions, deflated."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        for path, name in archive_files(staging):
+            entry = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
+            entry.external_attr = (0o100000 | FILE_MODE) << 16  # a regular file, rw-r--r--
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.create_system = 3  # Unix, so that the permissions above are read as such
+            zipped.writestr(entry, path.read_bytes())
+
+
+def build_function(function_dir: Path, out_dir: Path) -> Path:
+    """Build one function's archive; returns its path (`<out_dir>/<folder name>.zip`)."""
+    with tempfile.TemporaryDirectory(prefix=f"lambda-{function_dir.name}-") as tmp:
+        staging = Path(tmp)
+        requirements = function_dir / "requirements.txt"
+        if requirements.is_file():
+            install_requirements(requirements, staging)
+        for source in function_dir.glob("*.py"):
+            shutil.copyfile(source, staging / source.name)
+        archive = out_dir / f"{function_dir.name}.zip"
+        write_deterministic_zip(staging, archive)
+    return archive
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build build/lambdas/<name>.zip for the functions in lambdas/")
+    parser.add_argument("names", nargs="*", help="function folders to build (default: all)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: build/lambdas)")
+    args = parser.parse_args(argv)
+    available = {path.name: path for path in function_dirs()}
+    unknown = sorted(set(args.names) - set(available))
+    if unknown:
+        parser.error(f"no function folder named {', '.join(unknown)} in lambdas/ (have: {', '.join(available)})")
+    for name in args.names or sorted(available):
+        print(build_function(available[name], args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
