@@ -140,6 +140,8 @@ class PlannedResource:
     custom: bool
     read: bool = False  # a lookup of an existing resource (`.get`), not one this stack declares
     outputs: dict = field(default_factory=dict)  # what the mocks answered (ids, ARNs, endpoints)
+    # input property -> URNs of the resources its value came from, as the engine records them
+    property_dependencies: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -196,6 +198,27 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+def plain_assets(value: Any) -> Any:
+    """Assets and archives as plain dicts (`{"fileArchive": "build/x.zip"}`), recursively.
+
+    The SDK's asset objects compare by identity, so two runs of the same program would
+    otherwise show every Lambda's `code` as changed.
+    """
+    from pulumi import asset
+
+    if isinstance(value, asset.AssetArchive):
+        return {"assetArchive": {name: plain_assets(item) for name, item in value.assets.items()}}
+    for kind, attribute in ((asset.FileArchive, "path"), (asset.RemoteArchive, "uri"), (asset.FileAsset, "path"),
+                            (asset.StringAsset, "text"), (asset.RemoteAsset, "uri")):
+        if isinstance(value, kind):
+            return {kind.__name__[0].lower() + kind.__name__[1:]: getattr(value, attribute)}
+    if isinstance(value, dict):
+        return {k: plain_assets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain_assets(v) for v in value]
+    return value
+
+
 # --- mocks -------------------------------------------------------------------------------------------------
 
 
@@ -224,6 +247,11 @@ class KingtavoMocks:
         if invoke == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"id": "policy", "json": json.dumps({"Version": "2012-10-17",
                                                         "Statement": args.args.get("statements", [])})}
+        if invoke == "vercel:index/getProject:getProject":
+            # The project the production stack declares, as staging's lookup finds it.
+            project = args.args.get("name", "project")
+            return {"id": vercel_project_id(project), "name": project, "framework": "nextjs",
+                    "autoAssignCustomDomains": False, "teamId": "team_fakeofflineplan00000000"}
         raise NotImplementedError(f"the offline plan has no mock for invoke {invoke}; add one to tools/harness.py")
 
     # Resources ---------------------------------------------------------------------------------------------
@@ -270,22 +298,69 @@ class KingtavoMocks:
             fn = outputs.get("name", name)
             return {"__id": fn, "name": fn, "arn": f"arn:aws:lambda:{region}:{FAKE_ACCOUNT_ID}:function:{fn}",
                     "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/functions/{fn}/invocations"}
+        if typ == "aws:lambda/functionUrl:FunctionUrl":
+            url_id = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:32]
+            return {"functionUrl": f"https://{url_id}.lambda-url.{region}.on.aws/", "urlId": url_id}
+        if typ == "random:index/randomPassword:RandomPassword":
+            # A generated credential: obviously fake, stable per resource, so tests can trace where it flows.
+            return {"result": f"fake-random-{name}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"}
         if typ == "aws:ecr/repository:Repository":
             repo = outputs.get("name", name)
             return {"__id": repo, "repositoryUrl": f"{FAKE_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{repo}"}
+        if typ.startswith("sentry:index/"):
+            return _sentry_outputs(typ, outputs)
         if typ.startswith("vercel:"):
             kind = typ.rsplit(":", 1)[-1].lower()
             vercel_id = f"{kind[:3]}_{hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:20]}"
             extra: dict[str, Any] = {"__id": vercel_id}
+            if typ == "vercel:index/webhook:Webhook":
+                # Vercel generates the signing secret: obviously fake, stable per resource, traceable by tests.
+                extra["secret"] = f"fake-vercel-webhook-{hashlib.sha256(name.encode()).hexdigest()[:24]}"
+            if typ == "vercel:index/project:Project":
+                extra["__id"] = vercel_project_id(outputs.get("name", name))
             if typ == "vercel:index/deployment:Deployment":
-                extra["url"] = f"{name}-fake.vercel.app"
-                extra["domains"] = []
+                deployment_id, url = vercel_deployment(name, outputs)
+                extra.update({"__id": deployment_id, "url": url, "domains": []})
             return extra
         if typ.startswith("kubernetes:") and "metadata" in outputs:
             metadata = dict(outputs["metadata"] or {})
             metadata.setdefault("name", name)
             return {"__id": f"{metadata.get('namespace', 'default')}/{metadata['name']}", "metadata": metadata}
         return {}
+
+
+def _sentry_number(slug: str) -> str:
+    """A stable numeric id for a Sentry organization or project slug, as Sentry's API gives them."""
+    return str(4500000000000000 + int(hashlib.sha256(slug.encode()).hexdigest()[:10], 16))
+
+
+def _sentry_outputs(typ: str, outputs: Mapping[str, Any]) -> dict:
+    """Sentry projects are addressed by slug (their id); a key's DSNs embed its public key and the project's id."""
+    if typ == "sentry:index/sentryProject:SentryProject":
+        slug = outputs.get("slug") or outputs.get("name", "project")
+        return {"__id": slug, "slug": slug, "internalId": _sentry_number(slug), "projectId": _sentry_number(slug)}
+    if typ == "sentry:index/sentryKey:SentryKey":
+        project, org = outputs.get("project", "project"), outputs.get("organization", "org")
+        public = hashlib.md5(f"{org}/{project}/{outputs.get('name')}".encode(), usedforsecurity=False).hexdigest()
+        host, project_id = f"o{_sentry_number(org)}.ingest.sentry.io", _sentry_number(project)
+        fake_secret = f"fake-{public[:12]}"
+        return {"__id": public, "public": public, "secret": fake_secret, "projectId": project_id, "isActive": True,
+                "dsnPublic": f"https://{public}@{host}/{project_id}",
+                "dsnSecret": f"https://{public}:{fake_secret}@{host}/{project_id}",
+                "dsnCsp": f"https://{host}/api/{project_id}/security/?sentry_key={public}"}
+    return {}
+
+
+def vercel_project_id(project_name: str) -> str:
+    """A Vercel project's id (`prj_...`), the same for the project declared and the project looked up by name."""
+    return f"prj_{hashlib.sha1(project_name.encode(), usedforsecurity=False).hexdigest()[:28]}"
+
+
+def vercel_deployment(name: str, inputs: Mapping[str, Any]) -> tuple[str, str]:
+    """A Vercel deployment's (id, url): a build is a new deployment, so both change with what it builds."""
+    build = json.dumps([inputs.get(k) for k in ("projectId", "ref", "production")], default=str)
+    digest = hashlib.sha1(f"{name}/{build}".encode(), usedforsecurity=False).hexdigest()
+    return f"dpl_{digest[:24]}", f"{name}-{digest[:9]}-kingtavo.vercel.app"
 
 
 def _arn_resource(typ: str, outputs: Mapping[str, Any], name: str) -> str:
@@ -306,14 +381,16 @@ def _make_monitor(mocks):
         def _record(self, request, read: bool) -> None:
             if request.type == "pulumi:pulumi:Stack":
                 return
-            raw = rpc.deserialize_properties(request.properties if read else request.object)
+            raw = plain_assets(rpc.deserialize_properties(request.properties if read else request.object))
             urn = self.make_urn(request.parent, request.type, request.name)
             registered = self.resources.get(urn)
             self.registrations.append(PlannedResource(
                 type=request.type, name=request.name, urn=urn, inputs=unwrap(raw), raw_inputs=raw,
                 parent=request.parent or None, provider=request.provider,
                 protect=bool(getattr(request, "protect", False)), custom=bool(getattr(request, "custom", True)),
-                read=read, outputs=unwrap(registered.state) if registered else {}))
+                read=read, outputs=unwrap(registered.state) if registered else {},
+                property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()}
+                if not read else {}))
 
         def RegisterResource(self, request):  # noqa: N802 - the engine's RPC name
             response = super().RegisterResource(request)
