@@ -147,7 +147,8 @@ class BlueGreenService(pulumi.ComponentResource):
                 "Effect": "Allow",
                 "Action": "kms:Decrypt",
                 "Resource": args.secrets_kms_key_arn,
-                "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+                # StringLike: the region is not known here, and StringEquals would not expand the wildcard
+                "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
             })
         args.namespace.role.grant(f"{name}-read-secrets", pulumi.Output.all(*[
             pulumi.Output.from_input(s) for s in statements]).apply(list))

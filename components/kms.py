@@ -61,10 +61,13 @@ def service_use_statement(sid: str, services: list[str], aws_ctx: AwsContext) ->
 
 def customer_managed_key(name: str, description: str, policy: dict, deletion_window_days: int, tags: dict,
                          parent: pulumi.Resource, protect: bool) -> tuple[aws.kms.Key, aws.kms.Alias]:
-    """A symmetric key with yearly automatic rotation and an alias `alias/kingtavo/<name>`.
+    """A symmetric key with yearly automatic rotation and an alias `alias/kingtavo/<environment>/<name>`.
 
-    Only the key is protected: the alias can be recreated, the key's data cannot.
+    The environment comes from the `kingtavo:environment` tag every key carries; it is in the alias because
+    aliases are unique per account and region, and both stacks may share an account. Only the key is
+    protected: the alias can be recreated, the key's data cannot.
     """
+    environment = tags["kingtavo:environment"]
     key = aws.kms.Key(
         name,
         description=description,
@@ -75,7 +78,7 @@ def customer_managed_key(name: str, description: str, policy: dict, deletion_win
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
-    alias = aws.kms.Alias(f"{name}-alias", name=f"alias/kingtavo/{name}", target_key_id=key.key_id,
+    alias = aws.kms.Alias(f"{name}-alias", name=f"alias/kingtavo/{environment}/{name}", target_key_id=key.key_id,
                           opts=pulumi.ResourceOptions(parent=parent))
     return key, alias
 

@@ -16,7 +16,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def _values(stack: str) -> dict:
-    return plan(stack).one(RELEASE).inputs["values"]
+    return plan(stack).one(RELEASE, "monitoring-prometheus-stack").inputs["values"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -86,6 +86,6 @@ def test_dashboards_ship_as_configmaps_the_grafana_sidecar_loads(stack):
 
 
 def test_the_chart_version_is_pinned():
-    release = plan("production").one(RELEASE)
+    release = plan("production").one(RELEASE, "monitoring-prometheus-stack")
     assert release.inputs["chart"] == "kube-prometheus-stack"
     assert release.inputs["version"].count(".") == 2

@@ -84,8 +84,8 @@ class PostgresServer:
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
-        subprocess.run(_as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]),
-                       capture_output=True, check=False)
+        stop = [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]
+        subprocess.run(_as_server_user(stop), capture_output=True, check=False)
 
 
 @contextlib.contextmanager
@@ -97,7 +97,7 @@ def running_postgres():
     superuser = "postgres"
     try:
         if os.geteuid() == 0:
-            os.chmod(root, 0o755)
+            os.chmod(root, 0o755)  # noqa: S103 - the postgres user must traverse into its data directory
             pw = pwd.getpwnam("postgres")
             os.chown(root, pw.pw_uid, pw.pw_gid)
         else:
