@@ -384,6 +384,29 @@ class SentrySettings(Plane):
     etl_platform: str = "python"
     error_rate_threshold_percent: float = Field(5.0, gt=0, le=100)
     error_burst_count: int = Field(50, ge=1)
+    # Sentry's own ids for its PagerDuty integration and the PagerDuty service of the critical route
+    # (GET /api/0/organizations/<org>/integrations/?provider_key=pagerduty: `id`, `configData.service_table[].id`).
+    pagerduty_integration_id: int = Field(ge=1)
+    pagerduty_service_id: int = Field(ge=1)
+
+
+VercelLogSource = Literal["build", "edge", "external", "firewall", "lambda", "redirect", "static"]
+
+
+class LogsSettings(Plane):
+    """Where Vercel's logs are drained: one drain per stack (staging = preview, production = production)."""
+
+    vercel_drain_endpoint: HttpsUrl
+    vercel_drain_sources: list[VercelLogSource] = Field(
+        default_factory=lambda: ["build", "edge", "external", "firewall", "lambda", "static"], min_length=1)
+    vercel_drain_format: Literal["json", "ndjson"] = "ndjson"
+    vercel_drain_sampling_rate: float = Field(1.0, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> LogsSettings:
+        repeated = sorted({s for s in self.vercel_drain_sources if self.vercel_drain_sources.count(s) > 1})
+        keyed([f"vercelDrainSources: {', '.join(repeated)} listed more than once"] if repeated else [])
+        return self
 
 
 ECR_HOST = re.compile(r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com$")
@@ -428,6 +451,7 @@ class Settings:
     backups: BackupsSettings
     sentry: SentrySettings
     registry: RegistrySettings
+    logs: LogsSettings
     secret: StackSecrets
 
     @property
@@ -451,6 +475,7 @@ PLANES: dict[str, type[Plane]] = {
     "backups": BackupsSettings,
     "sentry": SentrySettings,
     "registry": RegistrySettings,
+    "logs": LogsSettings,
 }
 # Secret top-level keys (camelCase, as in Pulumi.yaml) -> the non-secret list that names their entries, if any.
 SECRET_KEYS: dict[str, str | None] = {

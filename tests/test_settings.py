@@ -94,6 +94,28 @@ BROKEN = [
      "kingtavo:backups.dailyRetention: Input should be greater than or equal to 1 (got 0)"),
     ("production", "backups.pointInTimeRecovery=false",
      "kingtavo:backups.pointInTimeRecovery: production requires point-in-time recovery (expected true)"),
+    ("staging", "sentry.pagerdutyServiceId=0",
+     "kingtavo:sentry.pagerdutyServiceId: Input should be greater than or equal to 1 (got 0)"),
+    ("staging", "sentry.pagerdutyIntegrationId=~", "kingtavo:sentry.pagerdutyIntegrationId: is required"),
+    ("production", "sentry.pagerdutyIntegrationId=abc",
+     "kingtavo:sentry.pagerdutyIntegrationId: Input should be a valid integer, unable to parse string as an integer "
+     "(got 'abc')"),
+    ("staging", "logs=~",
+     "kingtavo:logs: is required (an object in Pulumi.<stack>.yaml; see Pulumi.yaml for its fields)"),
+    ("staging", "logs.vercelDrainEndpoint=~", "kingtavo:logs.vercelDrainEndpoint: is required"),
+    ("staging", "logs.vercelDrainEndpoint=http://log-intake.kingtavo.com/vercel",
+     "kingtavo:logs.vercelDrainEndpoint: 'http://log-intake.kingtavo.com/vercel' is not an https:// URL"),
+    ("staging", "logs.vercelDrainSources=[stdout]",
+     "kingtavo:logs.vercelDrainSources.0: Input should be 'build', 'edge', 'external', 'firewall', 'lambda', "
+     "'redirect' or 'static' (got 'stdout')"),
+    ("staging", "logs.vercelDrainSources=[]",
+     "kingtavo:logs.vercelDrainSources: List should have at least 1 item after validation, not 0 (got [])"),
+    ("staging", "logs.vercelDrainSources=[lambda, edge, lambda]",
+     "kingtavo:logs.vercelDrainSources: lambda listed more than once"),
+    ("staging", "logs.vercelDrainFormat=syslog",
+     "kingtavo:logs.vercelDrainFormat: Input should be 'json' or 'ndjson' (got 'syslog')"),
+    ("production", "logs.vercelDrainSamplingRate=0",
+     "kingtavo:logs.vercelDrainSamplingRate: Input should be greater than 0 (got 0)"),
 ]
 
 
