@@ -40,6 +40,9 @@ class AlertRoutingArgs:
     kms_key_arn: pulumi.Input[str]
     pagerduty_cloudwatch_integration_key: Secret
     vercel_project_id: pulumi.Input[str] | None = None  # production: the 5xx alert rule's project
+    # Needed with vercel_project_id: the key of the forwarder's webhook secret (Secrets Manager) and of its logs.
+    secrets_kms_key_arn: pulumi.Input[str] | None = None
+    logs_kms_key_arn: pulumi.Input[str] | None = None
 
 
 class AlertRouting(pulumi.ComponentResource):
@@ -151,3 +154,129 @@ class AlertRouting(pulumi.ComponentResource):
         vercel.AlertRuleSlackNotification(
             f"{name}-vercel-5xx-slack", alert_rule_id=rule.id, slack_channel_id=args.settings.slack_channel_id,
             opts=pulumi.ResourceOptions(parent=rule))
+        self._vercel_alert_to_pagerduty(name, args, rule)
+
+    def _vercel_alert_to_pagerduty(self, name: str, args: AlertRoutingArgs, rule: vercel.CustomAlertRule) -> None:
+        """The critical route for the Vercel rule: Vercel's webhook -> the forwarder Lambda -> `alerts-critical`.
+
+        Vercel notifies only Slack or an account webhook, and PagerDuty listens on the critical SNS topic, so
+        a small function (lambdas/vercel_alert_forwarder) verifies Vercel's signature and publishes there.
+        """
+        if args.secrets_kms_key_arn is None or args.logs_kms_key_arn is None:
+            raise ValueError("AlertRoutingArgs: with vercel_project_id, also give secrets_kms_key_arn and "
+                             "logs_kms_key_arn (the Vercel alert forwarder's secret and logs are encrypted)")
+        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "alerting"}
+        function_name = f"kingtavo-{args.environment}-vercel-alert-forwarder"
+        webhook_secret = aws.secretsmanager.Secret(
+            f"{name}-vercel-webhook-secret",
+            name=f"kingtavo/{args.environment}/vercel-alert-webhook-secret",
+            description="Signing secret of the Vercel alert webhook; the forwarder verifies x-vercel-signature with it",
+            kms_key_id=args.secrets_kms_key_arn,
+            recovery_window_in_days=7,
+            tags={**tags, "rotation": "manual",
+                  "rotation-reason": "Vercel generates it with the webhook: replace the vercel.Webhook "
+                                     "with pulumi up --replace and the new value is stored here"},
+            opts=pulumi.ResourceOptions(parent=self, protect=True))  # only production declares it
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-vercel-forwarder-logs", name=f"/aws/lambda/{function_name}", retention_in_days=90,
+            kms_key_id=args.logs_kms_key_arn, tags=tags, opts=pulumi.ResourceOptions(parent=self))
+        function = self._vercel_forwarder_function(name, args, function_name, webhook_secret, log_group, tags)
+        url = self._public_function_url(name, function)
+        webhook = vercel.Webhook(
+            f"{name}-vercel-alert-webhook",
+            endpoint=url.function_url,
+            events=["alerts.triggered"],
+            # No project_ids: Vercel accepts an alert-rule destination only on an account-wide webhook. The
+            # forwarder pages only for the production project (VERCEL_PROJECT_ID) and ignores other projects.
+            opts=pulumi.ResourceOptions(parent=self))
+        aws.secretsmanager.SecretVersion(
+            f"{name}-vercel-webhook-secret-value", secret_id=webhook_secret.id,
+            secret_string=pulumi.Output.secret(webhook.secret),
+            opts=pulumi.ResourceOptions(parent=self))
+        vercel.AlertRuleWebhookNotification(
+            f"{name}-vercel-5xx-pagerduty", alert_rule_id=rule.id, webhook_id=webhook.id,
+            opts=pulumi.ResourceOptions(parent=rule))
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-vercel-forwarder-errors",
+            name=f"kingtavo-{args.environment}-vercel-alert-forwarder-errors",
+            alarm_description="The Vercel alert forwarder failed, so a Vercel alert may not have paged; "
+                              "Slack still got it. See the function's log group.",
+            namespace="AWS/Lambda", metric_name="Errors", dimensions={"FunctionName": function.name},
+            statistic="Sum", period=300, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
+            threshold=0, treat_missing_data="notBreaching", alarm_actions=[self.topics["warning"].arn],
+            tags={**tags, "severity": "warning"}, opts=pulumi.ResourceOptions(parent=self))
+
+    def _vercel_forwarder_function(self, name: str, args: AlertRoutingArgs, function_name: str,
+                                   webhook_secret: aws.secretsmanager.Secret, log_group: aws.cloudwatch.LogGroup,
+                                   tags: dict[str, str]) -> aws.lambda_.Function:
+        """The forwarder and its role: publish to the critical topic, read its one secret, write its own logs."""
+        region = args.aws.region
+        role = aws.iam.Role(
+            f"{name}-vercel-forwarder-role", description="The Vercel alert forwarder Lambda",
+            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": args.aws.account_id}}}]}),
+            tags=tags, opts=pulumi.ResourceOptions(parent=self))
+        policy = aws.iam.RolePolicy(
+            f"{name}-vercel-forwarder-least-privilege", role=role.id,
+            policy=pulumi.Output.all(self.topics["critical"].arn, args.kms_key_arn, webhook_secret.arn,
+                                     args.secrets_kms_key_arn, log_group.arn).apply(
+                lambda v: json.dumps(vercel_forwarder_policy(v[0], v[1], v[2], v[3], v[4], region))),
+            opts=pulumi.ResourceOptions(parent=role))
+        return aws.lambda_.Function(
+            f"{name}-vercel-forwarder",
+            name=function_name,
+            description="Verifies Vercel alert webhooks and pages the critical route",
+            runtime="python3.12",
+            handler="handler.lambda_handler",
+            code=pulumi.FileArchive("build/lambdas/vercel_alert_forwarder.zip"),
+            role=role.arn,
+            timeout=10,
+            memory_size=128,
+            # Caps what a flood of forged requests can cost; real alerts arrive a few at a time.
+            reserved_concurrent_executions=5,
+            environment={"variables": {
+                "CRITICAL_TOPIC_ARN": self.topics["critical"].arn,
+                "WEBHOOK_SECRET_ARN": webhook_secret.arn,
+                "VERCEL_PROJECT_ID": args.vercel_project_id,
+            }},
+            # INFO, not DEBUG: botocore's debug log would print the secret it fetched.
+            logging_config={"log_format": "JSON", "log_group": log_group.name,
+                            "application_log_level": "INFO", "system_log_level": "WARN"},
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]))
+
+    def _public_function_url(self, name: str, function: aws.lambda_.Function) -> aws.lambda_.FunctionUrl:
+        """The forwarder's HTTPS endpoint. Authorization NONE on purpose: Vercel cannot sign AWS (SigV4)
+        requests, so AWS_IAM would reject every delivery. The handler authenticates each request itself:
+        it answers 403 unless x-vercel-signature is the HMAC-SHA1 of the body under the webhook's secret."""
+        url = aws.lambda_.FunctionUrl(
+            f"{name}-vercel-forwarder-url", function_name=function.name, authorization_type="NONE",
+            opts=pulumi.ResourceOptions(parent=function))
+        # A NONE-auth URL still needs both grants in the function's resource policy to be reachable.
+        aws.lambda_.Permission(
+            f"{name}-vercel-forwarder-url-invoke", action="lambda:InvokeFunctionUrl", function=function.name,
+            principal="*", function_url_auth_type="NONE", opts=pulumi.ResourceOptions(parent=function))
+        aws.lambda_.Permission(
+            f"{name}-vercel-forwarder-url-function-invoke", action="lambda:InvokeFunction", function=function.name,
+            principal="*", invoked_via_function_url=True, opts=pulumi.ResourceOptions(parent=function))
+        return url
+
+
+def vercel_forwarder_policy(critical_topic_arn: str, topic_key_arn: str, secret_arn: str, secrets_key_arn: str,
+                            log_group_arn: str, region: str) -> dict:
+    """Least privilege for the forwarder. The critical topic is KMS-encrypted, so publishing needs its key
+    (through SNS only); reading the secret needs the secrets key (through Secrets Manager only)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "PageTheCriticalRoute", "Effect": "Allow", "Action": "sns:Publish", "Resource": critical_topic_arn},
+        {"Sid": "UseTheTopicKeyThroughSns", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+         "Resource": topic_key_arn,
+         "Condition": {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}}},
+        {"Sid": "ReadTheWebhookSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+         "Resource": secret_arn},
+        {"Sid": "DecryptTheSecretThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
+         "Resource": secrets_key_arn,
+         "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
+        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+         "Resource": f"{log_group_arn}:*"},
+    ]}

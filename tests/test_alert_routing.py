@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.support.plans import STACKS, plan
-from tools.harness import is_secret_wrapper
+from tools.harness import is_secret_wrapper, vercel_project_id
 
 TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
@@ -73,3 +73,132 @@ def test_the_pagerduty_key_never_appears_unmarked(stack):
         return isinstance(value, str) and key in value
 
     assert not [r.name for r in result.resources if leaks(r.raw_inputs)]
+
+
+# --- production's Vercel 5xx rule and its critical route (the forwarder Lambda) ---------------------------------
+
+ALERT_RULE = "vercel:index/customAlertRule:CustomAlertRule"
+WEBHOOK = "vercel:index/webhook:Webhook"
+FORWARDER = "alerts-vercel-forwarder"
+VERCEL_ALERTING_TYPES = (ALERT_RULE, WEBHOOK, "vercel:index/alertRuleWebhookNotification:AlertRuleWebhookNotification",
+                         "vercel:index/alertRuleSlackNotification:AlertRuleSlackNotification")
+
+
+def _production_project_id(result) -> str:
+    project = result.one("vercel:index/project:Project")
+    return vercel_project_id(project.inputs["name"])
+
+
+def test_production_vercel_rule_fires_on_a_5xx_share_above_5_percent_over_5_minutes():
+    result = plan("production")
+    rule = result.one(ALERT_RULE, "alerts-vercel-5xx")
+    assert rule.inputs["projectId"] == _production_project_id(result)
+    evaluation = rule.inputs["evaluation"]
+    assert evaluation["window"] == "5m"
+    metrics = evaluation["query"]["metrics"]
+    assert metrics["errors"] == {"metric": "vercel.request.count", "aggregation": "count",
+                                 "filter": "httpStatus >= 500"}
+    assert metrics["requests"] == {"metric": "vercel.request.count", "aggregation": "count"}
+    assert evaluation["query"]["formulas"] == {"formula": "errors / requests"}
+    trigger = rule.inputs["trigger"]
+    assert (trigger["type"], trigger["output"], trigger["operator"], trigger["threshold"]) == (
+        "threshold", "formula", "gt", 0.05)
+
+
+def test_production_vercel_rule_notifies_slack_and_the_forwarder_webhook():
+    result = plan("production")
+    rule = result.one(ALERT_RULE, "alerts-vercel-5xx")
+    slack = result.one("vercel:index/alertRuleSlackNotification:AlertRuleSlackNotification")
+    assert slack.inputs["slackChannelId"] == "C0PRODALERTS"
+    webhook_link = result.one("vercel:index/alertRuleWebhookNotification:AlertRuleWebhookNotification")
+    assert slack.parent == webhook_link.parent == rule.urn
+    assert slack.inputs["alertRuleId"] == webhook_link.inputs["alertRuleId"]
+    webhook = result.one(WEBHOOK)
+    assert webhook.inputs["events"] == ["alerts.triggered"]
+    # An alert-rule destination must be an account-wide webhook; the forwarder filters on the project instead.
+    assert "projectIds" not in webhook.inputs
+    assert webhook_link.inputs["webhookId"].startswith("web_")
+
+
+def test_the_webhook_points_at_the_forwarder_s_public_function_url():
+    result = plan("production")
+    function = result.one("aws:lambda/function:Function", FORWARDER)
+    url = result.one("aws:lambda/functionUrl:FunctionUrl")
+    assert (url.inputs["functionName"], url.inputs["authorizationType"]) == (function.inputs["name"], "NONE")
+    assert result.one(WEBHOOK).inputs["endpoint"] == url.outputs["functionUrl"]
+    permissions = [p for p in result.by_type("aws:lambda/permission:Permission")
+                   if p.inputs["function"] == function.inputs["name"]]
+    grants = {(p.inputs["action"], p.inputs.get("functionUrlAuthType"), p.inputs.get("invokedViaFunctionUrl"))
+              for p in permissions}
+    assert grants == {("lambda:InvokeFunctionUrl", "NONE", None), ("lambda:InvokeFunction", None, True)}
+
+
+def test_the_forwarder_pages_the_critical_topic_with_the_secret_read_at_run_time():
+    result = plan("production")
+    function = result.one("aws:lambda/function:Function", FORWARDER)
+    assert function.inputs["runtime"] == "python3.12"
+    assert function.inputs["code"] == {"fileArchive": "build/lambdas/vercel_alert_forwarder.zip"}
+    secret = result.one("aws:secretsmanager/secret:Secret", "alerts-vercel-webhook-secret")
+    assert function.inputs["environment"]["variables"] == {
+        "CRITICAL_TOPIC_ARN": _topic_outputs(result)["critical"],
+        "WEBHOOK_SECRET_ARN": secret.outputs["arn"],
+        "VERCEL_PROJECT_ID": _production_project_id(result),
+    }
+    assert function.inputs["loggingConfig"]["applicationLogLevel"] == "INFO", "botocore's DEBUG log prints secrets"
+
+
+def test_the_forwarder_may_only_page_read_its_secret_and_write_its_logs():
+    result = plan("production")
+    policy = json.loads(result.one("aws:iam/rolePolicy:RolePolicy", "alerts-vercel-forwarder-least-privilege")
+                        .inputs["policy"])
+    secret_arn = result.one("aws:secretsmanager/secret:Secret", "alerts-vercel-webhook-secret").outputs["arn"]
+    log_group_arn = result.one("aws:cloudwatch/logGroup:LogGroup", "alerts-vercel-forwarder-logs").outputs["arn"]
+    topic_key = result.one("aws:kms/key:Key", "platform-key").outputs["arn"]
+    secrets_key = result.one("aws:secretsmanager/secret:Secret", "alerts-vercel-webhook-secret").inputs["kmsKeyId"]
+    grants = {(json.dumps(s["Action"]), s["Resource"], json.dumps(s.get("Condition"), sort_keys=True))
+              for s in policy["Statement"]}
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    assert grants == {
+        ('"sns:Publish"', _topic_outputs(result)["critical"], "null"),
+        ('["kms:GenerateDataKey", "kms:Decrypt"]', topic_key,
+         '{"StringEquals": {"kms:ViaService": "sns.eu-central-1.amazonaws.com"}}'),
+        ('"secretsmanager:GetSecretValue"', secret_arn, "null"),
+        ('"kms:Decrypt"', secrets_key,
+         '{"StringEquals": {"kms:ViaService": "secretsmanager.eu-central-1.amazonaws.com"}}'),
+        ('["logs:CreateLogStream", "logs:PutLogEvents"]', f"{log_group_arn}:*", "null"),
+    }
+    log_group = result.one("aws:cloudwatch/logGroup:LogGroup", "alerts-vercel-forwarder-logs")
+    assert log_group.inputs["kmsKeyId"] == topic_key
+    assert log_group.inputs["name"] == "/aws/lambda/kingtavo-production-vercel-alert-forwarder"
+
+
+def test_the_webhook_secret_is_kept_as_a_pulumi_secret_in_secrets_manager():
+    result = plan("production")
+    secret = result.one("aws:secretsmanager/secret:Secret", "alerts-vercel-webhook-secret")
+    # the secret store's key, the one every other Secrets Manager secret of the stack uses
+    secrets_key = result.one("aws:secretsmanager/secret:Secret", "secrets-database").inputs["kmsKeyId"]
+    assert secret.inputs["kmsKeyId"] == secrets_key
+    assert secret.protect
+    assert secret.inputs["tags"]["rotation"] == "manual" and secret.inputs["tags"]["rotation-reason"]
+    version = result.one("aws:secretsmanager/secretVersion:SecretVersion", "alerts-vercel-webhook-secret-value")
+    webhook_secret = result.one(WEBHOOK).outputs["secret"]
+    assert version.inputs["secretString"] == webhook_secret
+    assert is_secret_wrapper(version.raw_inputs["secretString"])
+
+    def leaks(value) -> bool:
+        if is_secret_wrapper(value):
+            return False
+        if isinstance(value, dict):
+            return any(leaks(v) for v in value.values())
+        if isinstance(value, list):
+            return any(leaks(v) for v in value)
+        return isinstance(value, str) and webhook_secret in value
+
+    assert not [r.name for r in result.resources if leaks(r.raw_inputs)]
+    assert not [k for k, v in result.outputs.items() if webhook_secret in json.dumps(v, default=str)]
+
+
+def test_staging_declares_no_vercel_rule_and_no_forwarder():
+    result = plan("staging")
+    assert not [r.name for r in result.resources if r.type in VERCEL_ALERTING_TYPES]
+    assert not [r.name for r in result.resources if "vercel-forwarder" in r.name or "vercel-webhook" in r.name]
