@@ -17,6 +17,7 @@ Supabase takes the daily snapshots (and point-in-time recovery in production). T
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,7 +173,7 @@ class BackupMonitor(pulumi.ComponentResource):
             recovery_window_in_days=30 if args.protect else 7,
             # Supabase access tokens are issued in its dashboard; Secrets Manager cannot rotate them.
             tags={**tags, "rotation": "manual",
-                  "rotation-reason": "Supabase issues access tokens in its dashboard; rotate there and re-set config"},
+                  "rotation-reason": "Supabase issues access tokens in its dashboard. Rotate there, then set config"},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         aws.secretsmanager.SecretVersion(f"{name}-supabase-token-value", secret_id=token.id,
                                          secret_string=args.access_token, opts=pulumi.ResourceOptions(parent=token))
@@ -276,10 +277,10 @@ class BackupDumpJobArgs:
     database_host: str
     database_port: int
     database_name: str
-    rotation_lambda_arn: pulumi.Input[str] | None = None
-    rotation_days: int = 30
     protect: bool = False
     namespace: str = "db-backup"
+    # what the Kubernetes objects wait for: the External Secrets operator's CRDs
+    k8s_depends_on: Sequence[pulumi.Resource] = ()
     database_user: str = "db_backup"
 
 
@@ -307,7 +308,8 @@ class BackupDumpJob(pulumi.ComponentResource):
             ]))
         synced = SyncedSecret(f"{name}-credential-sync", SyncedSecretArgs(
             namespace=identity.namespace_name, service_account="db-backup", region=args.aws.region,
-            target_name="db-backup-credential", k8s_provider=args.k8s_provider, depends_on=[identity],
+            target_name="db-backup-credential", k8s_provider=args.k8s_provider,
+            depends_on=[identity, *args.k8s_depends_on],
             keys={"PGHOST": SecretKey(self.credential.arn, "host"), "PGPORT": SecretKey(self.credential.arn, "port"),
                   "PGDATABASE": SecretKey(self.credential.arn, "dbname"),
                   "PGUSER": SecretKey(self.credential.arn, "username"),
@@ -346,7 +348,7 @@ class BackupDumpJob(pulumi.ComponentResource):
         self.register_outputs({"credentialSecretArn": self.credential.arn})
 
     def _credential(self, name: str, args: BackupDumpJobArgs, tags: dict) -> aws.secretsmanager.Secret:
-        """The read-only backup role's credential: generated, encrypted with the secrets key, rotated."""
+        """The read-only backup role's credential: generated and encrypted with the secrets key."""
         password = random.RandomPassword(f"{name}-db-password", length=40, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))
         secret = aws.secretsmanager.Secret(
@@ -355,8 +357,8 @@ class BackupDumpJob(pulumi.ComponentResource):
             description="Read-only database credential of the nightly dump job",
             kms_key_id=args.secrets_kms_key_arn,
             recovery_window_in_days=30 if args.protect else 7,
-            tags=tags if args.rotation_lambda_arn is not None else {
-                **tags, "rotation": "manual", "rotation-reason": "no rotation Lambda in this stack"},
+            # rotated by the secret store's rotation function (SecretStore.rotate, in __main__.py)
+            tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         aws.secretsmanager.SecretVersion(
             f"{name}-db-credential-initial", secret_id=secret.id,
@@ -365,11 +367,6 @@ class BackupDumpJob(pulumi.ComponentResource):
                 "dbname": args.database_name, "username": args.database_user, "password": value})),
             # After the first rotation the Lambda owns the value: never write the initial one back.
             opts=pulumi.ResourceOptions(parent=secret, ignore_changes=["secretString"]))
-        if args.rotation_lambda_arn is not None:
-            aws.secretsmanager.SecretRotation(
-                f"{name}-db-credential-rotation", secret_id=secret.id, rotation_lambda_arn=args.rotation_lambda_arn,
-                rotation_rules={"automatically_after_days": args.rotation_days},
-                opts=pulumi.ResourceOptions(parent=secret))
         return secret
 
     @staticmethod

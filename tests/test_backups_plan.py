@@ -60,3 +60,111 @@ def test_retention_follows_the_setting():
 def test_production_archive_is_protected():
     assert plan("production").one("aws:s3/bucket:Bucket").protect
     assert not plan("staging").one("aws:s3/bucket:Bucket").protect
+
+
+# --- the nightly dump job ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_dump_job_runs_nightly_once_at_a_time_with_the_synced_credential(stack):
+    result = plan(stack)
+    cron = result.one("kubernetes:batch/v1:CronJob").inputs["spec"]
+    assert cron["schedule"] == "17 3 * * *" and cron["concurrencyPolicy"] == "Forbid"
+    pod = cron["jobTemplate"]["spec"]["template"]["spec"]
+    (dump,) = pod["initContainers"]
+    assert dump["command"] == ["sh", "/scripts/dump.sh"]
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in dump["env"] if "valueFrom" in e}
+    assert set(secret_env) == {"PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD"}
+    assert {ref["name"] for ref in secret_env.values()} == {"db-backup-credential"}
+    assert not any("value" in e and e["name"] == "PGPASSWORD" for e in dump["env"])
+    (upload,) = pod["containers"]
+    bucket = result.one("aws:s3/bucket:Bucket").inputs["bucket"]
+    assert {"name": "BACKUP_BUCKET", "value": bucket} in upload["env"]
+    for container in (dump, upload):
+        ctx = container["securityContext"]
+        assert ctx["runAsNonRoot"] and ctx["readOnlyRootFilesystem"] and not ctx["allowPrivilegeEscalation"]
+        assert ctx["capabilities"] == {"drop": ["ALL"]}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_dump_scripts_ship_as_the_files_the_drill_compares_against(stack):
+    from components.backups import SCRIPTS_DIR
+
+    scripts = plan(stack).one("kubernetes:core/v1:ConfigMap", "backup-dump-scripts").inputs["data"]
+    assert scripts["dump.sh"] == (SCRIPTS_DIR / "dump.sh").read_text()
+    assert scripts["fingerprint.sql"] == (SCRIPTS_DIR / "fingerprint.sql").read_text()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_dump_credential_is_generated_encrypted_and_rotated(stack):
+    result = plan(stack)
+    secret = result.one("aws:secretsmanager/secret:Secret", "backup-dump-db-credential")
+    assert secret.inputs["kmsKeyId"] == result.one("aws:kms/key:Key", "secrets-key").outputs["arn"]
+    rotation = result.one("aws:secretsmanager/secretRotation:SecretRotation", "backup-dump-credential-rotation")
+    assert rotation.property_dependencies["secretId"] == [secret.urn]
+    assert rotation.inputs["rotationRules"] == {"automaticallyAfterDays": 30}
+    permission = result.one("aws:lambda/permission:Permission", "backup-dump-credential-rotation-invoke")
+    assert permission.inputs["principal"] == "secretsmanager.amazonaws.com"
+    assert permission.inputs["sourceArn"] == secret.outputs["arn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_uploader_may_only_write_dumps(stack):
+    result = plan(stack)
+    policy = json.loads(result.one("aws:iam/rolePolicy:RolePolicy", "backup-dump-upload-and-read-credential")
+                        .inputs["policy"])
+    actions = {s["Sid"]: s["Action"] for s in policy["Statement"]}
+    assert actions["WriteDumps"] == "s3:PutObject"
+    bucket_arn = result.one("aws:s3/bucket:Bucket").outputs["arn"]
+    write = next(s for s in policy["Statement"] if s["Sid"] == "WriteDumps")
+    assert write["Resource"] == f"{bucket_arn}/*"
+
+
+# --- the backup monitor -------------------------------------------------------------------------------------
+
+
+def _alarms(stack: str) -> dict:
+    return {a.inputs["name"].removeprefix(f"kingtavo-{stack}-"): a.inputs
+            for a in plan(stack).by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+            if a.name.startswith("backup-monitor")}
+
+
+def test_backup_alarms_thresholds_and_missing_data():
+    alarms = _alarms("production")
+    assert set(alarms) == {"backup-stale", "backup-failed", "pitr-off", "backup-monitor-errors"}
+    stale = alarms["backup-stale"]
+    assert (stale["metricName"], stale["comparisonOperator"], stale["threshold"], stale["treatMissingData"]) == (
+        "HoursSinceLastCompletedBackup", "GreaterThanThreshold", 26, "breaching")
+    failed = alarms["backup-failed"]
+    assert (failed["metricName"], failed["threshold"], failed["treatMissingData"]) == ("FailedBackups", 0,
+                                                                                        "notBreaching")
+    pitr = alarms["pitr-off"]
+    assert (pitr["metricName"], pitr["comparisonOperator"], pitr["threshold"], pitr["treatMissingData"]) == (
+        "PitrEnabled", "LessThanThreshold", 1, "breaching")
+
+
+def test_staging_does_not_require_pitr():
+    assert "pitr-off" not in _alarms("staging")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_backup_alarms_page_the_critical_route(stack):
+    critical = plan(stack).one("aws:sns/topic:Topic", "alerts-critical").outputs["arn"]
+    for name, alarm in _alarms(stack).items():
+        if name != "backup-monitor-errors":
+            assert alarm["alarmActions"] == [critical], name
+            assert alarm["period"] == 3600 and alarm["evaluationPeriods"] == 1
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_monitor_runs_hourly_and_reads_its_token_from_secrets_manager(stack):
+    result = plan(stack)
+    assert result.one("aws:cloudwatch/eventRule:EventRule", "backup-monitor-hourly").inputs[
+        "scheduleExpression"] == "rate(1 hour)"
+    function = result.one("aws:lambda/function:Function", "backup-monitor-function")
+    variables = function.inputs["environment"]["variables"]
+    token_secret = result.one("aws:secretsmanager/secret:Secret", "backup-monitor-supabase-token")
+    assert variables["ACCESS_TOKEN_SECRET_ARN"] == token_secret.outputs["arn"]
+    assert result.secrets["kingtavo:supabaseAccessToken"] not in json.dumps(variables)
+    version = result.one("aws:secretsmanager/secretVersion:SecretVersion", "backup-monitor-supabase-token-value")
+    assert version.inputs["secretString"] == result.secrets["kingtavo:supabaseAccessToken"]
