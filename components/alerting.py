@@ -8,8 +8,9 @@ page is also visible where the team talks. CloudWatch alarms elsewhere in the pr
 routes the same way (components/monitoring.py).
 
 In production it also declares a Vercel custom alert rule on the production project's 5xx
-share (above 5% over 5 minutes) that notifies the Slack channel; the provider has no way to
-route a Vercel alert to PagerDuty without an account webhook of ours (see the README).
+share (above 5% over 5 minutes). Vercel notifies the Slack channel directly, and an account
+webhook reaches PagerDuty through a small forwarder Lambda (lambdas/vercel_alert_forwarder)
+that verifies Vercel's signature and publishes to the critical topic.
 """
 
 from __future__ import annotations

@@ -208,6 +208,15 @@ SECRET_LOOKING_NAME = re.compile(
     r"(SECRET|TOKEN|PASSWORD|PASSWD|PRIVATE|SERVICE_ROLE|CREDENTIAL|(^|_)AUTH($|_)|API_KEY|(^|_)KEY$|_KEY_)"
 )
 PUBLIC_NAME_ALLOWED = frozenset({"NEXT_PUBLIC_SUPABASE_ANON_KEY"})
+# Vercel variables the program sets itself, and where from: a setting may not set them a second time.
+PROGRAM_SET_VARIABLES = {
+    "NEXT_PUBLIC_SUPABASE_URL": "kingtavo:supabase.url",
+    "NEXT_PUBLIC_SUPABASE_ANON_KEY": "kingtavo:supabase.anonKey",
+    "NEXT_PUBLIC_SENTRY_DSN": "the Sentry web project's key",
+    "NEXT_PUBLIC_SENTRY_ENVIRONMENT": "the Sentry plane",
+    "SUPABASE_SERVICE_ROLE_KEY": "kingtavo:supabaseServiceRoleKey",
+    "SENTRY_AUTH_TOKEN": "kingtavo:sentryAuthToken",
+}
 
 
 def looks_secret(name: str) -> bool:
@@ -324,6 +333,16 @@ class FrontendSettings(Plane):
             elif looks_secret(name):
                 problems.append(f"publicEnv.{name}: looks like a secret; public values are shipped to every "
                                 f"browser, so put it in serverSecretNames and its value in secret config")
+        for name in self.public_env:
+            if name in PROGRAM_SET_VARIABLES:
+                problems.append(f"publicEnv.{name}: is set by the program from {PROGRAM_SET_VARIABLES[name]}; "
+                                f"remove it here")
+        for name in self.server_secret_names:
+            if name in PROGRAM_SET_VARIABLES:
+                problems.append(f"serverSecretNames: {name} is set by the program from {PROGRAM_SET_VARIABLES[name]}; "
+                                f"remove it here")
+        for name in sorted(set(self.public_env) & set(self.server_secret_names)):
+            problems.append(f"serverSecretNames: {name} is also in publicEnv; a variable is public or secret, not both")
         for name in self.server_secret_names:
             if name.startswith("NEXT_PUBLIC_"):
                 problems.append(f"serverSecretNames: {name} starts with NEXT_PUBLIC_ and would be shipped to every "

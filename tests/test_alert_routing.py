@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.support.plans import STACKS, plan
+from tests.support.secret_walk import find_leaks
 from tools.harness import is_secret_wrapper, vercel_project_id
 
 TOPIC = "aws:sns/topic:Topic"
@@ -62,17 +63,7 @@ def test_only_this_account_s_alarms_and_events_may_publish(stack):
 def test_the_pagerduty_key_never_appears_unmarked(stack):
     result = plan(stack)
     key = result.secrets["kingtavo:pagerdutyCloudwatchIntegrationKey"]
-
-    def leaks(value) -> bool:
-        if is_secret_wrapper(value):
-            return False
-        if isinstance(value, dict):
-            return any(leaks(v) for v in value.values())
-        if isinstance(value, list):
-            return any(leaks(v) for v in value)
-        return isinstance(value, str) and key in value
-
-    assert not [r.name for r in result.resources if leaks(r.raw_inputs)]
+    assert not [r.name for r in result.resources if find_leaks(r.raw_inputs, [key])]
 
 
 # --- production's Vercel 5xx rule and its critical route (the forwarder Lambda) ---------------------------------
@@ -185,16 +176,7 @@ def test_the_webhook_secret_is_kept_as_a_pulumi_secret_in_secrets_manager():
     assert version.inputs["secretString"] == webhook_secret
     assert is_secret_wrapper(version.raw_inputs["secretString"])
 
-    def leaks(value) -> bool:
-        if is_secret_wrapper(value):
-            return False
-        if isinstance(value, dict):
-            return any(leaks(v) for v in value.values())
-        if isinstance(value, list):
-            return any(leaks(v) for v in value)
-        return isinstance(value, str) and webhook_secret in value
-
-    assert not [r.name for r in result.resources if leaks(r.raw_inputs)]
+    assert not [r.name for r in result.resources if find_leaks(r.raw_inputs, [webhook_secret])]
     assert not [k for k, v in result.outputs.items() if webhook_secret in json.dumps(v, default=str)]
 
 

@@ -68,12 +68,18 @@ BROKEN = [
      "kingtavo:frontend.domain: 'Not_A_Domain' is not a lower-case DNS name such as 'app.example.com'"),
     ("staging", "frontend.idleDomain=staging.kingtavo.com",
      "kingtavo:frontend.idleDomain: must differ from domain ('staging.kingtavo.com')"),
-    ("staging", "frontend.publicEnv.STRIPE_SECRET_KEY=not-public",
-     "kingtavo:frontend.publicEnv.STRIPE_SECRET_KEY: looks like a secret; public values are shipped to every "
+    ("staging", "frontend.publicEnv.PAYMENTS_SECRET_KEY=not-public",
+     "kingtavo:frontend.publicEnv.PAYMENTS_SECRET_KEY: looks like a secret; public values are shipped to every "
      "browser, so put it in serverSecretNames and its value in secret config"),
     ("staging", "frontend.serverSecretNames=[NEXT_PUBLIC_STRIPE_KEY]",
      "kingtavo:frontend.serverSecretNames: NEXT_PUBLIC_STRIPE_KEY starts with NEXT_PUBLIC_ and would be shipped to "
      "every browser; a server-side secret must not be NEXT_PUBLIC_"),
+    ("staging", "frontend.publicEnv.NEXT_PUBLIC_SENTRY_DSN=https://example.invalid/1",
+     "kingtavo:frontend.publicEnv.NEXT_PUBLIC_SENTRY_DSN: is set by the program from the Sentry web project's key; "
+     "remove it here"),
+    ("staging", "frontend.serverSecretNames=[SENTRY_AUTH_TOKEN]",
+     "kingtavo:frontend.serverSecretNames: SENTRY_AUTH_TOKEN is set by the program from kingtavo:sentryAuthToken; "
+     "remove it here"),
     ("staging", "frontend.skewProtection=2 hours",
      "kingtavo:frontend.skewProtection: Input should be '30 minutes', '4 hours', '12 hours', '1 day' or '7 days' "
      "(got '2 hours')"),
@@ -129,6 +135,14 @@ def _problems(stack: str, overrides: list[str], secrets: dict | None = None) -> 
 def test_each_broken_setting_is_named_and_nothing_is_registered(stack, override, expected):
     problems, registered = _problems(stack, [override])
     assert problems == [expected]
+    assert registered == []
+
+
+def test_a_variable_is_public_or_secret_not_both():
+    problems, registered = _problems("staging", ["frontend.publicEnv.FEATURE_FLAGS=enabled",
+                                                 "frontend.serverSecretNames=[STRIPE_SECRET_KEY, FEATURE_FLAGS]"])
+    assert problems == ["kingtavo:frontend.serverSecretNames: FEATURE_FLAGS is also in publicEnv; a variable is "
+                        "public or secret, not both"]
     assert registered == []
 
 
