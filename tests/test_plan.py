@@ -1,0 +1,102 @@
+"""The offline plan as a person runs it (`python -m tools.plan`): both stacks, determinism, JSON, exit codes,
+the comparison, and the policy gate over whole stacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from tests.support.plans import STACKS
+from tools import plan as plan_cli
+from tools.harness import ROOT, run_stack
+from tools.policy_gate import evaluate, load_pack_config
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = plan_cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_both_stacks_plan_with_no_policy_violation(capsys, stack):
+    code, out, _ = _run(capsys, "--stack", stack)
+    assert code == 0
+    assert out.startswith(f"Offline plan for stack '{stack}'")
+    for component in ("kingtavo:network:Network network", "kingtavo:compute:Cluster cluster",
+                      "kingtavo:frontend:VercelFrontend frontend", "kingtavo:secrets:SecretStore secrets"):
+        assert component in out
+    assert "aws:ec2/vpc:Vpc" in out and "aws:ec2/natGateway:NatGateway" in out
+    assert "Policy pack kingtavo-secret-hygiene: no violations" in out
+    assert "kubeconfig: [secret]" in out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_plan_output_is_deterministic(capsys, stack):
+    first = _run(capsys, "--stack", stack, "--json")
+    second = _run(capsys, "--stack", stack, "--json")
+    assert first == second
+    assert _run(capsys, "--stack", stack)[1] == _run(capsys, "--stack", stack)[1]
+
+
+def test_json_output_masks_every_secret(capsys):
+    code, out, _ = _run(capsys, "--stack", "production", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["stack"] == "production" and document["violations"] == []
+    assert document["outputs"]["kubeconfig"] == "[secret]"
+    fakes = run_stack("production").secrets
+    for value in fakes.values():
+        for text in value.values() if isinstance(value, dict) else [value]:
+            assert text not in out
+    assert any(r["type"] == "aws:eks/cluster:Cluster" for r in document["resources"])
+
+
+def test_invalid_settings_exit_2_with_every_problem(capsys):
+    code, out, err = _run(capsys, "--stack", "staging", "--set", "network.cidr=10.0.0.0/33",
+                          "--set", "activeColor=red")
+    assert code == 2 and out == ""
+    assert "kingtavo:network.cidr: '10.0.0.0/33' is not an IPv4 CIDR" in err
+    assert "kingtavo:activeColor: 'red' is not a color (expected 'blue' or 'green')" in err
+
+
+def test_compare_lists_what_a_flip_changes(capsys):
+    code, out, _ = _run(capsys, "--stack", "production", "--compare", "activeColor=green")
+    assert code == 0
+    section = out.split("Compared with activeColor=green: ", 1)[1].splitlines()
+    assert section[0] == "4 resource(s) change"
+    assert sorted(line.split()[2] for line in section[1:5]) == [
+        "etl-live-service", "etl-preview-service", "frontend-idle-alias", "frontend-live-alias"]
+
+
+def _copy_with_stack_file(tmp_path, stack: str, edit) -> object:
+    """A copy of the project with one stack file edited; components are imported from the real tree."""
+    for name in ("Pulumi.yaml", "Pulumi.staging.yaml", "Pulumi.production.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    path = tmp_path / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    edit(document["config"])
+    path.write_text(yaml.safe_dump(document))
+    return tmp_path
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_gate_passes_both_stacks(stack):
+    assert evaluate(run_stack(stack).resources, load_pack_config()) == []
+
+
+def test_a_leak_planted_in_a_copy_of_the_stack_settings_fails_the_gate(tmp_path):
+    # an AWS access key id shape, assembled here so no committed file holds one
+    leaked = "AK" + "IA" + "Z7" * 8
+
+    def plant(config):
+        config["kingtavo:frontend"]["publicEnv"]["NEXT_PUBLIC_ANALYTICS_ID"] = leaked
+
+    root = _copy_with_stack_file(tmp_path, "staging", plant)
+    violations = evaluate(run_stack("staging", root=root).resources, load_pack_config())
+    assert violations, "the planted key was not caught"
+    assert {v.policy_name for v in violations} >= {"vercel-public-env-no-secrets"}
+    assert all(v.mandatory for v in violations)
+    assert not any(leaked in v.message for v in violations)
