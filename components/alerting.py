@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumiverse_vercel as vercel
 
+from components.identity import service_trust_policy
 from components.kms import AwsContext
 from components.settings import AlertingSettings, Secret
 
@@ -105,8 +106,7 @@ class AlertRouting(pulumi.ComponentResource):
     def _slack(self, name: str, args: AlertRoutingArgs) -> None:
         role = aws.iam.Role(
             f"{name}-chatbot-role",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "chatbot.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            assume_role_policy=service_trust_policy("chatbot.amazonaws.com"),
             tags={"kingtavo:environment": args.environment},
             opts=pulumi.ResourceOptions(parent=self))
         aws.iam.RolePolicyAttachment(
@@ -214,9 +214,7 @@ class AlertRouting(pulumi.ComponentResource):
         region = args.aws.region
         role = aws.iam.Role(
             f"{name}-vercel-forwarder-role", description="The Vercel alert forwarder Lambda",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": args.aws.account_id}}}]}),
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.aws.account_id),
             tags=tags, opts=pulumi.ResourceOptions(parent=self))
         policy = aws.iam.RolePolicy(
             f"{name}-vercel-forwarder-least-privilege", role=role.id,

@@ -28,6 +28,7 @@ import pulumi_random as random
 
 from components.blue_green import ServiceNamespace, ServiceNamespaceArgs
 from components.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
+from components.identity import service_trust_policy
 from components.kms import AwsContext
 from components.settings import BackupsSettings, SupabaseSettings
 
@@ -183,8 +184,7 @@ class BackupMonitor(pulumi.ComponentResource):
             kms_key_id=args.logs_kms_key_arn, tags=tags, opts=child)
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.aws.account_id),
             tags=tags, opts=child)
         aws.iam.RolePolicy(
             f"{name}-least-privilege", role=role.id,

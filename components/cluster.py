@@ -20,17 +20,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.identity import service_trust_policy
 from components.kms import AwsContext, account_admin_statement, customer_managed_key, service_use_statement
 from components.settings import ClusterSettings
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
-
-
-def assume_role_policy(service: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    })
 
 
 def managed_policy(aws_ctx: AwsContext, name: str) -> str:
@@ -82,7 +76,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-secrets", f"Kingtavo {args.environment}: EKS secrets envelope encryption", secrets_policy,
             args.kms_deletion_window_days, tags, parent=self, protect=args.protect)
 
-        cluster_role = aws.iam.Role(f"{name}-control-plane-role", assume_role_policy=assume_role_policy(
+        cluster_role = aws.iam.Role(f"{name}-control-plane-role", assume_role_policy=service_trust_policy(
             "eks.amazonaws.com"), tags=tags, opts=child)
         cluster_policy = aws.iam.RolePolicyAttachment(
             f"{name}-control-plane-policy", role=cluster_role.name,
@@ -119,7 +113,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"], tags=tags, opts=child)
         self.oidc_issuer = issuer_url.apply(lambda url: url.removeprefix("https://"))
 
-        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
+        node_role = aws.iam.Role(f"{name}-node-role", assume_role_policy=service_trust_policy("ec2.amazonaws.com"),
                                  tags=tags, opts=child)
         node_policies = [
             aws.iam.RolePolicyAttachment(f"{name}-node-{policy}", role=node_role.name,

@@ -1,4 +1,4 @@
-"""IAM roles for Kubernetes service accounts (IRSA).
+"""Trust policies, and IAM roles for Kubernetes service accounts (IRSA).
 
 A role is created before the things it may touch (so a secret's resource policy can name
 it), and its permissions are attached afterwards with `grant()`, naming exactly those
@@ -12,6 +12,14 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+
+def service_trust_policy(service: str, source_account: str | None = None) -> str:
+    """A role only this AWS service can assume, optionally only on behalf of this account."""
+    statement: dict = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if source_account is not None:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def irsa_trust_policy(oidc_provider_arn: str, issuer: str, namespace: str, service_account: str) -> str:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.identity import service_trust_policy
 from components.settings import NetworkSettings
 
 
@@ -134,11 +135,7 @@ class Network(pulumi.ComponentResource):
             retention_in_days=settings.flow_log_retention_days, kms_key_id=args.kms_key_arn, tags=tags, opts=child)
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                               "Action": "sts:AssumeRole"}],
-            }),
+            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
             tags=tags, opts=child)
         aws.iam.RolePolicy(
             f"{name}-flow-logs-write",

@@ -34,6 +34,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
+from components.identity import service_trust_policy
 from components.kms import AwsContext, account_admin_statement, customer_managed_key
 from components.settings import EtlSettings, Secret, SecretsSettings
 
@@ -134,12 +135,6 @@ def manual_rotation_tags(key_name: str) -> dict[str, str]:
 def resource_slug(env_name: str) -> str:
     """`STRIPE_API_KEY` -> `stripe-api-key`, for resource names."""
     return env_name.lower().replace("_", "-")
-
-
-def lambda_assume_role_policy(aws_ctx: AwsContext) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": aws_ctx.account_id}}}]})
 
 
 # --- the External Secrets Operator --------------------------------------------------------------------------
@@ -322,7 +317,8 @@ class SecretStore(pulumi.ComponentResource):
             kms_key_id=args.logs_kms_key_arn, tags=self._tags, opts=child)
         rotation_role = aws.iam.Role(
             f"{name}-rotation-role", description="The ETL database credential's rotation function",
-            assume_role_policy=lambda_assume_role_policy(ctx), tags=self._tags, opts=child)
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com", ctx.account_id), tags=self._tags,
+            opts=child)
         role_policy = aws.iam.RolePolicy(
             f"{name}-rotation-least-privilege", role=rotation_role.id,
             policy=pulumi.Output.all(self.database_secret.arn, self.key.arn, log_group.arn).apply(
