@@ -24,6 +24,7 @@ import pulumiverse_vercel as vercel
 
 from components.identity import service_trust_policy
 from components.kms import AwsContext
+from components.secrets import manual_rotation_tags
 from components.settings import AlertingSettings, Secret
 
 SEVERITIES = ("critical", "warning")
@@ -174,9 +175,8 @@ class AlertRouting(pulumi.ComponentResource):
             description="Signing secret of the Vercel alert webhook; the forwarder verifies x-vercel-signature with it",
             kms_key_id=args.secrets_kms_key_arn,
             recovery_window_in_days=7,
-            tags={**tags, "rotation": "manual",
-                  "rotation-reason": "Vercel generates it with the webhook: replace the vercel.Webhook "
-                                     "with pulumi up --replace and the new value is stored here"},
+            tags={**tags, **manual_rotation_tags("Vercel generates it with the webhook: replace the vercel.Webhook "
+                                                 "with pulumi up --replace and the new value is stored here")},
             opts=pulumi.ResourceOptions(parent=self, protect=True))  # only production declares it
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-vercel-forwarder-logs", name=f"/aws/lambda/{function_name}", retention_in_days=90,

@@ -30,6 +30,7 @@ from components.blue_green import ServiceNamespace, ServiceNamespaceArgs
 from components.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
 from components.identity import service_trust_policy
 from components.kms import AwsContext
+from components.secrets import manual_rotation_tags
 from components.settings import BackupsSettings, SupabaseSettings
 
 METRIC_NAMESPACE = "Kingtavo/Backups"
@@ -173,8 +174,8 @@ class BackupMonitor(pulumi.ComponentResource):
             kms_key_id=args.secrets_kms_key_arn,
             recovery_window_in_days=30 if args.protect else 7,
             # Supabase access tokens are issued in its dashboard; Secrets Manager cannot rotate them.
-            tags={**tags, "rotation": "manual",
-                  "rotation-reason": "Supabase issues access tokens in its dashboard. Rotate there, then set config"},
+            tags={**tags, **manual_rotation_tags(
+                "Supabase issues access tokens in its dashboard. Rotate there, then set config")},
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         aws.secretsmanager.SecretVersion(f"{name}-supabase-token-value", secret_id=token.id,
                                          secret_string=args.access_token, opts=pulumi.ResourceOptions(parent=token))

@@ -122,14 +122,19 @@ def database_credential(etl: EtlSettings, password: str) -> str:
                        "dbname": etl.database_name, "username": etl.database_user, "password": password})
 
 
-def manual_rotation_tags(key_name: str) -> dict[str, str]:
-    """A third-party key is issued by its provider: Secrets Manager cannot rotate it, a person does.
+def manual_rotation_tags(reason: str) -> dict[str, str]:
+    """Tags for a secret Secrets Manager cannot rotate: a person does, and `reason` says how.
 
-    Tag values allow only letters, digits, spaces and `_ . : / = + - @`.
+    The policy pack accepts these instead of a SecretRotation. Tag values allow only letters, digits,
+    spaces and `_ . : / = + - @`.
     """
-    return {"rotation": "manual",
-            "rotation-reason": f"Issued by the provider: roll it in the provider dashboard then set "
-                               f"kingtavo:etlApiKeys.{key_name} with pulumi config set --secret and run pulumi up"}
+    return {"rotation": "manual", "rotation-reason": reason}
+
+
+def api_key_rotation_tags(key_name: str) -> dict[str, str]:
+    """A third-party key is issued by its provider: Secrets Manager cannot rotate it, a person does."""
+    return manual_rotation_tags(f"Issued by the provider: roll it in the provider dashboard then set "
+                                f"kingtavo:etlApiKeys.{key_name} with pulumi config set --secret and run pulumi up")
 
 
 def resource_slug(env_name: str) -> str:
@@ -220,7 +225,7 @@ class SecretStore(pulumi.ComponentResource):
         api_key_secrets = {
             key_name: self._secret(f"{name}-{resource_slug(key_name)}", f"etl/{key_name}",
                                    f"ETL third-party API key {key_name}", value.output(),
-                                   extra_tags=manual_rotation_tags(key_name))
+                                   extra_tags=api_key_rotation_tags(key_name))
             for key_name, value in sorted(args.etl_api_keys.items())
         }
         self.database_secret = self._database_secret(name)

@@ -139,55 +139,25 @@ def _pinned_image(value: str) -> str:
 
 PinnedImage = Annotated[str, AfterValidator(_pinned_image)]
 
-QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
-QUANTITY_MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
+def matching(pattern: str, expected: str) -> AfterValidator:
+    """A string check by regular expression whose error says what was expected, e.g. `'x' is not a Git ref`."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"{value!r} is not {expected}")
+        return value
+
+    return AfterValidator(check)
 
 
-def _cpu(value: str) -> str:
-    if not QUANTITY_CPU.match(value):
-        raise ValueError(f"{value!r} is not a CPU quantity such as '250m' or '1'")
-    return value
-
-
-def _memory(value: str) -> str:
-    if not QUANTITY_MEMORY.match(value):
-        raise ValueError(f"{value!r} is not a memory quantity such as '512Mi' or '2Gi'")
-    return value
-
-
-CpuQuantity = Annotated[str, AfterValidator(_cpu)]
-MemoryQuantity = Annotated[str, AfterValidator(_memory)]
-
-GIT_REF = re.compile(r"^(?!.*\.\.)(?!/)(?!.*/$)[A-Za-z0-9._/-]{1,200}$")
-
-
-def _git_ref(value: str) -> str:
-    if not GIT_REF.match(value):
-        raise ValueError(f"{value!r} is not a Git ref (a branch, tag or commit SHA)")
-    return value
-
-
-GitRef = Annotated[str, AfterValidator(_git_ref)]
-
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
-
-def _hostname(value: str) -> str:
-    if not HOSTNAME.match(value):
-        raise ValueError(f"{value!r} is not a lower-case DNS name such as 'app.example.com'")
-    return value
-
-
-Hostname = Annotated[str, AfterValidator(_hostname)]
-
-
-def _https_url(value: str) -> str:
-    if not re.match(r"^https://[^\s/$.?#][^\s]*$", value):
-        raise ValueError(f"{value!r} is not an https:// URL")
-    return value
-
-
-HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+CpuQuantity = Annotated[str, matching(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$", "a CPU quantity such as '250m' or '1'")]
+MemoryQuantity = Annotated[str, matching(r"^[0-9]+(Ki|Mi|Gi|Ti)$", "a memory quantity such as '512Mi' or '2Gi'")]
+GitRef = Annotated[str, matching(r"^(?!.*\.\.)(?!/)(?!.*/$)[A-Za-z0-9._/-]{1,200}$",
+                                 "a Git ref (a branch, tag or commit SHA)")]
+Hostname = Annotated[str, matching(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+                                   "a lower-case DNS name such as 'app.example.com'")]
+HttpsUrl = Annotated[str, matching(r"^https://[^\s/$.?#][^\s]*$", "an https:// URL")]
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
