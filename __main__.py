@@ -7,8 +7,8 @@ no resource is registered.
 
 import pulumi
 
-from components.alerting import AlertRouting, AlertRoutingArgs
-from components.backups import (
+from components.alerting.routing import AlertRouting, AlertRoutingArgs
+from components.backups.archive import (
     BackupArchive,
     BackupArchiveArgs,
     BackupDumpJob,
@@ -16,18 +16,18 @@ from components.backups import (
     BackupMonitor,
     BackupMonitorArgs,
 )
-from components.blue_green import BlueGreenArgs, BlueGreenService, ServiceNamespace, ServiceNamespaceArgs
-from components.cluster import Cluster, ClusterArgs
-from components.frontend import FrontendArgs, VercelFrontend
-from components.kms import AwsContext, PlatformKey, PlatformKeyArgs
-from components.log_drain import VercelLogDrain, VercelLogDrainArgs
-from components.monitoring import ClusterMonitoring, ClusterMonitoringArgs
-from components.network import Network, NetworkArgs
-from components.registry import ImageRegistry, ImageRegistryArgs
-from components.secrets import ExternalSecretsOperator, ExternalSecretsOperatorArgs, SecretStore, SecretStoreArgs
-from components.sentry import ErrorTracking, ErrorTrackingArgs
-from components.settings import check_against_account, load_settings, present_config_keys
-from components.supabase import EdgeFunctionSecrets
+from components.compute.blue_green import BlueGreenArgs, BlueGreenService, ServiceNamespace, ServiceNamespaceArgs
+from components.compute.cluster import Cluster, ClusterArgs
+from components.frontend.vercel import FrontendArgs, VercelFrontend
+from components.secrets.platform_key import AwsContext, PlatformKey, PlatformKeyArgs
+from components.observability.log_drain import VercelLogDrain, VercelLogDrainArgs
+from components.alerting.monitoring import ClusterMonitoring, ClusterMonitoringArgs
+from components.network.vpc import Network, NetworkArgs
+from components.compute.registry import ImageRegistry, ImageRegistryArgs
+from components.secrets.etl_secrets import ExternalSecretsOperator, ExternalSecretsOperatorArgs, SecretStore, SecretStoreArgs
+from components.observability.sentry import ErrorTracking, ErrorTrackingArgs
+from components.core.settings import check_against_account, load_settings, present_config_keys
+from components.secrets.edge_functions import EdgeFunctionSecrets
 
 settings = load_settings(present_keys=present_config_keys())
 aws_ctx = AwsContext.lookup()

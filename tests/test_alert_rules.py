@@ -1,4 +1,4 @@
-"""The alert rules (components/alert_rules.py), rendered for both stacks and run through the real promtool.
+"""The alert rules (components/alerting/rules.py), rendered for both stacks and run through the real promtool.
 
 `promtool check rules` validates the rendered file; `promtool test rules` runs the unit tests in
 tests/promtool/, which show each alert firing past its threshold and duration and staying quiet just under
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.alert_rules import SEVERITIES, AlertRule, all_rules, render_rule_groups, render_rules_file
+from components.alerting.rules import SEVERITIES, AlertRule, all_rules, render_rule_groups, render_rules_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMTOOL_TESTS = sorted((ROOT / "tests" / "promtool").glob("*.test.yaml"))

@@ -1,7 +1,7 @@
-"""The Alertmanager configuration (components/alertmanager_config.py) against the real amtool and Alertmanager.
+"""The Alertmanager configuration (components/alerting/alertmanager.py) against the real amtool and Alertmanager.
 
 `amtool check-config` validates it; `amtool config routes test` shows where each severity goes, for every rule
-in components/alert_rules.py with its real labels; a real Alertmanager (Debian `prometheus-alertmanager`) shows
+in components/alerting/rules.py with its real labels; a real Alertmanager (Debian `prometheus-alertmanager`) shows
 the inhibition; `amtool template render` renders the Slack and PagerDuty templates; and no key is in the text.
 """
 
@@ -21,8 +21,8 @@ import pytest
 import requests
 import yaml
 
-from components.alert_rules import render_rule_groups
-from components.alertmanager_config import render_alertmanager_config
+from components.alerting.rules import render_rule_groups
+from components.alerting.alertmanager import render_alertmanager_config
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("staging", "production")

@@ -117,7 +117,7 @@ def test_pod_spec_is_hardened(stack):
 
 
 def _looks_secret(name: str) -> bool:
-    from components.settings import looks_secret
+    from components.core.settings import looks_secret
 
     return looks_secret(name)
 

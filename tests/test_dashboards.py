@@ -1,4 +1,4 @@
-"""The Grafana dashboards (components/dashboards/): valid JSON, unique panel ids, one datasource uid, and every
+"""The Grafana dashboards (components/alerting/dashboards/): valid JSON, unique panel ids, one datasource uid, and every
 query parsed by the real promtool (as a recording rule); the live-color query is also evaluated by promtool."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
-from components.dashboards import DASHBOARD_LABEL, DATASOURCE_UID, dashboard_files
+from components.alerting.dashboards import DASHBOARD_LABEL, DATASOURCE_UID, dashboard_files
 
 FILES = dashboard_files()
 # Grafana's built-in interval variables, replaced by a duration so the query is plain PromQL.

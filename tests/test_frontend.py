@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from components.settings import SettingsError
+from components.core.settings import SettingsError
 from tests.support.plans import STACKS, plan
 from tests.support.secret_walk import find_leaks
 from tools.harness import (

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.network import carve_subnets
+from components.network.vpc import carve_subnets
 from tests.support.plans import STACKS, plan
 
 

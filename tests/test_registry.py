@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from components.registry import lifecycle_policy
-from components.settings import RegistrySettings
+from components.compute.registry import lifecycle_policy
+from components.core.settings import RegistrySettings
 from tests.support.plans import STACKS, plan
 from tools.harness import FAKE_ACCOUNT_ID, PlanResult, stack_config
 from tools.plan import compare

@@ -1,4 +1,4 @@
-"""The secrets plane (components/secrets.py), from offline runs of the whole program."""
+"""The secrets plane (components/secrets/etl_secrets.py), from offline runs of the whole program."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from components.secrets import DATABASE_KEYS, ESO_CHART_VERSION, principal_arn_patterns, resource_slug
+from components.secrets.etl_secrets import DATABASE_KEYS, ESO_CHART_VERSION, principal_arn_patterns, resource_slug
 from tests.support.plans import STACKS, plan
 from tools.harness import PlanResult, is_secret_wrapper, stack_config
 

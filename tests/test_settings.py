@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from components import settings as settings_module
-from components.settings import PLANES, SECRET_KEYS, SettingsError
+from components.core import settings as settings_module
+from components.core.settings import PLANES, SECRET_KEYS, SettingsError
 from tools.harness import ROOT, build_config, fake_secrets, run_stack, stack_config
 
 # (stack, override, the exact problem line expected)
@@ -199,7 +199,7 @@ def test_a_malformed_secret_never_echoes_its_value():
 
 
 def test_a_stack_other_than_staging_or_production_is_refused():
-    from components.settings import load_settings
+    from components.core.settings import load_settings
 
     config, fakes = build_config("staging")
     values = {key: value for key, value in {**config, **fakes}.items()}

@@ -1,4 +1,4 @@
-"""The Edge Function secrets dynamic provider (components/supabase.py) against a local Management API.
+"""The Edge Function secrets dynamic provider (components/secrets/edge_functions.py) against a local Management API.
 
 The local API is a stdlib `http.server` on 127.0.0.1 that implements `GET`, `POST` and `DELETE
 /v1/projects/{ref}/secrets` as Supabase documents them (POST `[{"name", "value"}]`, DELETE
@@ -28,7 +28,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
-from components.supabase import (
+from components.secrets.edge_functions import (
     EdgeFunctionSecrets,
     EdgeFunctionSecretsProvider,
     SupabaseApiError,

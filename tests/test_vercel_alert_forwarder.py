@@ -186,7 +186,7 @@ def test_only_post_is_accepted(forwarder):
 
 
 def test_neither_the_secret_nor_a_signature_reaches_a_response_or_a_log_line(forwarder, caplog):
-    # The function runs with application logs at INFO (components/alerting.py); its own logger at DEBUG here.
+    # The function runs with application logs at INFO (components/alerting/routing.py); its own logger at DEBUG here.
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger=handler.LOG.name)
     good, other_type = alert_delivery(), alert_delivery(event_type="project.created")

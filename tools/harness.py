@@ -64,7 +64,7 @@ def fake_secret(stack: str, key: str) -> str:
 
 def fake_secrets(stack: str, config: Mapping[str, Any], root: Path = ROOT) -> dict[str, Any]:
     """A fake value for every declared secret not set in config; maps get one entry per listed name."""
-    from components.settings import SECRET_KEYS
+    from components.core.settings import SECRET_KEYS
 
     fakes: dict[str, Any] = {}
     for key, spec in project_declarations(root).items():

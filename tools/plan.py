@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
 
-    from components.settings import SettingsError
+    from components.core.settings import SettingsError
 
     try:
         plan = run_stack(args.stack, args.overrides)

@@ -8,7 +8,7 @@ Metrics (namespace from METRIC_NAMESPACE, dimension Environment):
 - FailedBackups: FAILED backups started in the last 24 hours.
 - PitrEnabled: 1 when point-in-time recovery is on, else 0.
 
-The CloudWatch alarms (components/backups.py) page on these, and on their absence: if this
+The CloudWatch alarms (components/backups/) page on these, and on their absence: if this
 function stops running, the metrics go missing and the missing-data rule breaches. An API
 error is raised, not swallowed, so the invocation fails (and the Lambda Errors alarm fires);
 the access token never reaches a log line or an exception message.

@@ -1,10 +1,10 @@
 """The cluster's alert rules, declared once as data and rendered for the PrometheusRule and for promtool.
 
-Pure data and rendering, no Pulumi resources: components/monitoring.py puts `render_rule_groups(...)` into a
+Pure data and rendering, no Pulumi resources: components/alerting/monitoring.py puts `render_rule_groups(...)` into a
 PrometheusRule, and the tests run `promtool check rules` / `promtool test rules` on `render_rules_file(...)`,
 the very same groups as a Prometheus rules file.
 
-Severity decides the route (components/alertmanager_config.py): `critical` pages through PagerDuty, `warning`
+Severity decides the route (components/alerting/alertmanager.py): `critical` pages through PagerDuty, `warning`
 goes to Slack, and `Watchdog` carries `severity: none` and goes to the heartbeat receiver, as in kube-prometheus.
 
 No rule depends on which color is live: flipping `kingtavo:activeColor` changes only two Kubernetes Services

@@ -26,12 +26,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.blue_green import ServiceNamespace, ServiceNamespaceArgs
-from components.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
-from components.identity import service_trust_policy
-from components.kms import AwsContext
-from components.secrets import manual_rotation_tags
-from components.settings import BackupsSettings, SupabaseSettings
+from components.compute.blue_green import ServiceNamespace, ServiceNamespaceArgs
+from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
+from components.compute.identity import service_trust_policy
+from components.secrets.platform_key import AwsContext
+from components.secrets.etl_secrets import manual_rotation_tags
+from components.core.settings import BackupsSettings, SupabaseSettings
 
 METRIC_NAMESPACE = "Kingtavo/Backups"
 TIERS = ("daily", "weekly", "monthly")

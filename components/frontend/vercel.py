@@ -25,7 +25,7 @@ import pulumi
 import pulumi_random as random
 import pulumiverse_vercel as vercel
 
-from components.settings import (
+from components.core.settings import (
     COLORS,
     PROJECT,
     Color,

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.identity import ServiceAccountRole, ServiceAccountRoleArgs
-from components.settings import COLORS, EtlSettings
+from components.compute.identity import ServiceAccountRole, ServiceAccountRoleArgs
+from components.core.settings import COLORS, EtlSettings
 
 APP = "etl"
 RUN_AS_USER = 10001

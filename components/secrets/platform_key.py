@@ -3,7 +3,7 @@
 `PlatformKey` is the key for operational data that AWS services write for us (flow logs and
 other CloudWatch log groups, the SNS alert topics, the backup archive): its policy lets the
 account administer it and lets exactly those services use it in this account and region.
-Secrets have a key of their own (components/secrets.py) so that reading a secret and
+Secrets have a key of their own (components/secrets/etl_secrets.py) so that reading a secret and
 reading a log are separate permissions.
 """
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumiverse_sentry as sentry
 
-from components.settings import Secret, SentrySettings
+from components.core.settings import Secret, SentrySettings
 
 # Sentry's rule registry ids (sentry/rules, sentry/integrations/pagerduty).
 FIRST_SEEN = "sentry.rules.conditions.first_seen_event.FirstSeenEventCondition"

@@ -2,12 +2,12 @@
 and dashboards.
 
 Alertmanager routes `severity=critical` to PagerDuty and `severity=warning` to Slack
-(components/alertmanager_config.py); the receivers' keys live in a Kubernetes Secret that
+(components/alerting/alertmanager.py); the receivers' keys live in a Kubernetes Secret that
 Alertmanager mounts as files, so they never appear in the Helm values. Prometheus scrapes the
 ETL pods (a PodMonitor; one `job="etl"` for both colors) and the Supabase metrics endpoint
 (basic auth as `service_role`, the password read from a mounted Secret). The alert rules are
-declared once as data (components/alert_rules.py) and rendered into one PrometheusRule. The
-Grafana dashboards (components/dashboards/) ship as ConfigMaps the chart's sidecar loads.
+declared once as data (components/alerting/rules.py) and rendered into one PrometheusRule. The
+Grafana dashboards (components/alerting/dashboards/) ship as ConfigMaps the chart's sidecar loads.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.alert_rules import render_rule_groups
-from components.alertmanager_config import render_alertmanager_config
-from components.dashboards import DASHBOARD_LABEL, dashboard_files
-from components.settings import AlertingSettings, Secret, SupabaseSettings
+from components.alerting.rules import render_rule_groups
+from components.alerting.alertmanager import render_alertmanager_config
+from components.alerting.dashboards import DASHBOARD_LABEL, dashboard_files
+from components.core.settings import AlertingSettings, Secret, SupabaseSettings
 
 MONITORING_NAMESPACE = "monitoring"
 RELEASE_NAME = "kube-prometheus-stack"

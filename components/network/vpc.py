@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.identity import service_trust_policy
-from components.settings import NetworkSettings
+from components.compute.identity import service_trust_policy
+from components.core.settings import NetworkSettings
 
 
 def carve_subnets(vpc_cidr: str, prefix_length: int, az_count: int) -> tuple[list[str], list[str]]:

@@ -1,7 +1,7 @@
 """Grafana dashboards as code: the JSON files next to this module, shipped as ConfigMaps.
 
 kube-prometheus-stack's Grafana sidecar loads every ConfigMap carrying `DASHBOARD_LABEL` (the chart's default
-label `grafana_dashboard` with value "1"); components/monitoring.py creates one ConfigMap per file. Every panel
+label `grafana_dashboard` with value "1"); components/alerting/monitoring.py creates one ConfigMap per file. Every panel
 queries the chart's default Prometheus datasource by its uid (`grafana.sidecar.datasources.uid`, default
 `prometheus`), so a dashboard never depends on a datasource name a user can rename.
 

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_random as random
 import pulumiverse_vercel as vercel
 
-from components.settings import LogsSettings
+from components.core.settings import LogsSettings
 
 # The Vercel target each stack deploys to (the frontend plane's mapping).
 VERCEL_TARGET = {"staging": "preview", "production": "production"}

@@ -5,7 +5,7 @@ subscription to the integration's enqueue URL, which embeds the integration key,
 endpoint is a Pulumi secret) and both topics to the Slack channel through AWS Chatbot, so a
 page is also visible where the team talks. CloudWatch alarms elsewhere in the program
 (backups) publish to `critical_topic_arn` / `warning_topic_arn`. The cluster's Alertmanager
-routes the same way (components/monitoring.py).
+routes the same way (components/alerting/monitoring.py).
 
 In production it also declares a Vercel custom alert rule on the production project's 5xx
 share (above 5% over 5 minutes). Vercel notifies the Slack channel directly, and an account
@@ -22,10 +22,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumiverse_vercel as vercel
 
-from components.identity import service_trust_policy
-from components.kms import AwsContext
-from components.secrets import manual_rotation_tags
-from components.settings import AlertingSettings, Secret
+from components.compute.identity import service_trust_policy
+from components.secrets.platform_key import AwsContext
+from components.secrets.etl_secrets import manual_rotation_tags
+from components.core.settings import AlertingSettings, Secret
 
 SEVERITIES = ("critical", "warning")
 

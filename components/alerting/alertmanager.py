@@ -1,7 +1,7 @@
 """The cluster's Alertmanager configuration: critical pages through PagerDuty, warnings go to Slack.
 
-Pure rendering, no Pulumi resources: components/monitoring.py puts the dict into kube-prometheus-stack's
-`alertmanager.config` value. It routes the same way as the AWS side (components/alerting.py):
+Pure rendering, no Pulumi resources: components/alerting/monitoring.py puts the dict into kube-prometheus-stack's
+`alertmanager.config` value. It routes the same way as the AWS side (components/alerting/routing.py):
 
 - `alertname="Watchdog"` (severity none, always firing) -> `heartbeat`, which has no integration yet: a
   dead man's switch (a webhook that expects the Watchdog every few minutes) belongs there. Its URL holds a
