@@ -7,6 +7,7 @@ no resource is registered.
 
 import pulumi
 
+from components.alerting.monitoring import ClusterMonitoring, ClusterMonitoringArgs
 from components.alerting.routing import AlertRouting, AlertRoutingArgs
 from components.backups.archive import (
     BackupArchive,
@@ -18,16 +19,20 @@ from components.backups.archive import (
 )
 from components.compute.blue_green import BlueGreenArgs, BlueGreenService, ServiceNamespace, ServiceNamespaceArgs
 from components.compute.cluster import Cluster, ClusterArgs
-from components.frontend.vercel import FrontendArgs, VercelFrontend
-from components.secrets.platform_key import AwsContext, PlatformKey, PlatformKeyArgs
-from components.observability.log_drain import VercelLogDrain, VercelLogDrainArgs
-from components.alerting.monitoring import ClusterMonitoring, ClusterMonitoringArgs
-from components.network.vpc import Network, NetworkArgs
 from components.compute.registry import ImageRegistry, ImageRegistryArgs
-from components.secrets.etl_secrets import ExternalSecretsOperator, ExternalSecretsOperatorArgs, SecretStore, SecretStoreArgs
-from components.observability.sentry import ErrorTracking, ErrorTrackingArgs
 from components.core.settings import check_against_account, load_settings, present_config_keys
+from components.frontend.vercel import FrontendArgs, VercelFrontend
+from components.network.vpc import Network, NetworkArgs
+from components.observability.log_drain import VercelLogDrain, VercelLogDrainArgs
+from components.observability.sentry import ErrorTracking, ErrorTrackingArgs
 from components.secrets.edge_functions import EdgeFunctionSecrets
+from components.secrets.etl_secrets import (
+    ExternalSecretsOperator,
+    ExternalSecretsOperatorArgs,
+    SecretStore,
+    SecretStoreArgs,
+)
+from components.secrets.platform_key import AwsContext, PlatformKey, PlatformKeyArgs
 
 settings = load_settings(present_keys=present_config_keys())
 aws_ctx = AwsContext.lookup()

@@ -21,8 +21,8 @@ import pytest
 import requests
 import yaml
 
-from components.alerting.rules import render_rule_groups
 from components.alerting.alertmanager import render_alertmanager_config
+from components.alerting.rules import render_rule_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("staging", "production")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from components.alerting.rules import render_rule_groups
 from components.alerting.dashboards import DASHBOARD_LABEL, dashboard_files
+from components.alerting.rules import render_rule_groups
 from tests.support.plans import STACKS, plan
 from tools.harness import is_secret_wrapper, stack_config
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.alerting.rules import render_rule_groups
 from components.alerting.alertmanager import render_alertmanager_config
 from components.alerting.dashboards import DASHBOARD_LABEL, dashboard_files
+from components.alerting.rules import render_rule_groups
 from components.core.settings import AlertingSettings, Secret, SupabaseSettings
 
 MONITORING_NAMESPACE = "monitoring"

@@ -23,9 +23,9 @@ import pulumi_aws as aws
 import pulumiverse_vercel as vercel
 
 from components.compute.identity import service_trust_policy
-from components.secrets.platform_key import AwsContext
-from components.secrets.etl_secrets import manual_rotation_tags
 from components.core.settings import AlertingSettings, Secret
+from components.secrets.etl_secrets import manual_rotation_tags
+from components.secrets.platform_key import AwsContext
 
 SEVERITIES = ("critical", "warning")
 

@@ -27,11 +27,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.compute.blue_green import ServiceNamespace, ServiceNamespaceArgs
-from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
 from components.compute.identity import service_trust_policy
-from components.secrets.platform_key import AwsContext
-from components.secrets.etl_secrets import manual_rotation_tags
 from components.core.settings import BackupsSettings, SupabaseSettings
+from components.secrets.etl_secrets import manual_rotation_tags
+from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
+from components.secrets.platform_key import AwsContext
 
 METRIC_NAMESPACE = "Kingtavo/Backups"
 TIERS = ("daily", "weekly", "monthly")

@@ -21,8 +21,13 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.compute.identity import service_trust_policy
-from components.secrets.platform_key import AwsContext, account_admin_statement, customer_managed_key, service_use_statement
 from components.core.settings import ClusterSettings
+from components.secrets.platform_key import (
+    AwsContext,
+    account_admin_statement,
+    customer_managed_key,
+    service_use_statement,
+)
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.secrets.platform_key import AwsContext
 from components.core.settings import RegistrySettings
+from components.secrets.platform_key import AwsContext
 
 PUSH_ACTIONS = [
     "ecr:BatchCheckLayerAvailability",

@@ -33,10 +33,10 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
 from components.compute.identity import service_trust_policy
-from components.secrets.platform_key import AwsContext, account_admin_statement, customer_managed_key
 from components.core.settings import EtlSettings, Secret, SecretsSettings
+from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
+from components.secrets.platform_key import AwsContext, account_admin_statement, customer_managed_key
 
 ESO_CHART = "external-secrets"
 ESO_CHART_VERSION = "1.0.0"  # serves external-secrets.io/v1, the API components/secrets/external_secrets.py uses
