@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from components.core.environments import ENVIRONMENTS
 from policies.patterns import find_secret_values
 from tests.support.plans import STACKS, plan
 from tools.harness import PlannedResource, PlanResult, is_secret_wrapper, stack_config
@@ -98,7 +99,6 @@ def test_the_web_dsn_is_a_plain_output_without_credentials(stack):
 
 
 VERCEL_VARIABLE = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
-VERCEL_TARGETS = {"staging": "preview", "production": "production"}
 
 
 def _vercel_variable(result: PlanResult, key: str) -> PlannedResource:
@@ -112,7 +112,7 @@ def test_the_web_dsn_reaches_vercel_as_a_public_variable_of_the_stack_s_target(s
     variable = _vercel_variable(result, "NEXT_PUBLIC_SENTRY_DSN")
     assert variable.inputs["value"] == _key(result, "web").outputs["dsnPublic"]
     assert variable.inputs["sensitive"] is False
-    assert variable.inputs["targets"] == [VERCEL_TARGETS[stack]]
+    assert variable.inputs["targets"] == [ENVIRONMENTS[stack].vercel_target]
     assert _vercel_variable(result, "NEXT_PUBLIC_SENTRY_ENVIRONMENT").inputs["value"] == stack
 
 

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from components.alerting.alertmanager import render_alertmanager_config
 from components.alerting.dashboards import DASHBOARD_LABEL, dashboard_files
 from components.alerting.rules import render_rule_groups
+from components.core.context import StackContext
 from components.core.settings import AlertingSettings, Secret, SupabaseSettings
 
 MONITORING_NAMESPACE = "monitoring"
@@ -49,9 +50,9 @@ def supabase_scrape_config(settings: SupabaseSettings) -> dict:
 
 @dataclass(frozen=True)
 class ClusterMonitoringArgs:
+    ctx: StackContext
     settings: AlertingSettings
     supabase: SupabaseSettings
-    environment: str
     k8s_provider: k8s.Provider
     pagerduty_integration_key: Secret
     slack_webhook_url: Secret
@@ -92,7 +93,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
 
         alertmanager_config = render_alertmanager_config(
             secret_name=RECEIVERS_SECRET, pagerduty_key_file=PAGERDUTY_KEY_FILE, slack_url_file=SLACK_URL_FILE,
-            slack_channel=args.settings.slack_channel_name, environment=args.environment)
+            slack_channel=args.settings.slack_channel_name, environment=args.ctx.environment)
         values = {
             "fullnameOverride": RELEASE_NAME,
             "alertmanager": {
@@ -149,7 +150,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
             kind="PrometheusRule",
             metadata={"name": "kingtavo-alerts", "namespace": MONITORING_NAMESPACE,
                       "labels": {"app.kubernetes.io/part-of": "kingtavo"}},
-            spec=render_rule_groups(environment=args.environment,
+            spec=render_rule_groups(environment=args.ctx.environment,
                                     etl_no_success_hours=args.settings.etl_no_success_hours,
                                     runbook_base_url=args.settings.runbook_base_url,
                                     etl_namespace=args.etl_namespace),

@@ -23,9 +23,8 @@ import pulumi_aws as aws
 import pulumiverse_vercel as vercel
 
 from components.compute.identity import service_trust_policy
+from components.core.context import StackContext, manual_rotation_tags
 from components.core.settings import AlertingSettings, Secret
-from components.secrets.etl_secrets import manual_rotation_tags
-from components.secrets.platform_key import AwsContext
 
 SEVERITIES = ("critical", "warning")
 
@@ -37,15 +36,12 @@ def pagerduty_enqueue_url(integration_key: str) -> str:
 
 @dataclass(frozen=True)
 class AlertRoutingArgs:
+    ctx: StackContext
     settings: AlertingSettings
-    environment: str
-    aws: AwsContext
-    kms_key_arn: pulumi.Input[str]
     pagerduty_cloudwatch_integration_key: Secret
     vercel_project_id: pulumi.Input[str] | None = None  # production: the 5xx alert rule's project
     # Needed with vercel_project_id: the key of the forwarder's webhook secret (Secrets Manager) and of its logs.
     secrets_kms_key_arn: pulumi.Input[str] | None = None
-    logs_kms_key_arn: pulumi.Input[str] | None = None
 
 
 class AlertRouting(pulumi.ComponentResource):
@@ -71,9 +67,9 @@ class AlertRouting(pulumi.ComponentResource):
         for severity in SEVERITIES:
             topic = aws.sns.Topic(
                 f"{name}-{severity}",
-                name=f"kingtavo-{args.environment}-alerts-{severity}",
-                kms_master_key_id=args.kms_key_arn,
-                tags={"kingtavo:environment": args.environment, "kingtavo:severity": severity},
+                name=f"kingtavo-{args.ctx.environment}-alerts-{severity}",
+                kms_master_key_id=args.ctx.key_arn,
+                tags={"kingtavo:environment": args.ctx.environment, "kingtavo:severity": severity},
                 opts=pulumi.ResourceOptions(parent=self))
             aws.sns.TopicPolicy(
                 f"{name}-{severity}-publishers",
@@ -84,7 +80,7 @@ class AlertRouting(pulumi.ComponentResource):
                         {"Sid": "AlarmsAndEventsPublish", "Effect": "Allow",
                          "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
                          "Action": "sns:Publish", "Resource": arn,
-                         "Condition": {"StringEquals": {"aws:SourceAccount": args.aws.account_id}}},
+                         "Condition": {"StringEquals": {"aws:SourceAccount": args.ctx.aws.account_id}}},
                         {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*",
                          "Action": "sns:Publish", "Resource": arn,
                          "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
@@ -108,20 +104,20 @@ class AlertRouting(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-chatbot-role",
             assume_role_policy=service_trust_policy("chatbot.amazonaws.com"),
-            tags={"kingtavo:environment": args.environment},
+            tags=args.ctx.tags(),
             opts=pulumi.ResourceOptions(parent=self))
         aws.iam.RolePolicyAttachment(
             f"{name}-chatbot-read-alarms", role=role.name,
-            policy_arn=f"arn:{args.aws.partition}:iam::aws:policy/CloudWatchReadOnlyAccess",
+            policy_arn=f"arn:{args.ctx.aws.partition}:iam::aws:policy/CloudWatchReadOnlyAccess",
             opts=pulumi.ResourceOptions(parent=role))
         aws.chatbot.SlackChannelConfiguration(
             f"{name}-slack",
-            configuration_name=f"kingtavo-{args.environment}-alerts",
+            configuration_name=f"kingtavo-{args.ctx.environment}-alerts",
             slack_team_id=args.settings.slack_team_id,
             slack_channel_id=args.settings.slack_channel_id,
             sns_topic_arns=[topic.arn for topic in self.topics.values()],
             iam_role_arn=role.arn,
-            guardrail_policy_arns=[f"arn:{args.aws.partition}:iam::aws:policy/ReadOnlyAccess"],
+            guardrail_policy_arns=[f"arn:{args.ctx.aws.partition}:iam::aws:policy/ReadOnlyAccess"],
             logging_level="ERROR",
             opts=pulumi.ResourceOptions(parent=self))
 
@@ -134,7 +130,7 @@ class AlertRouting(pulumi.ComponentResource):
             name="Production HTTP 5xx share above 5%",
             project_id=args.vercel_project_id,
             severity="high",
-            tags=["kingtavo", args.environment],
+            tags=["kingtavo", args.ctx.environment],
             evaluation=vercel.CustomAlertRuleEvaluationArgs(
                 window="5m",
                 query=vercel.CustomAlertRuleEvaluationQueryArgs(
@@ -164,14 +160,14 @@ class AlertRouting(pulumi.ComponentResource):
         Vercel notifies only Slack or an account webhook, and PagerDuty listens on the critical SNS topic, so
         a small function (lambdas/vercel_alert_forwarder) verifies Vercel's signature and publishes there.
         """
-        if args.secrets_kms_key_arn is None or args.logs_kms_key_arn is None:
-            raise ValueError("AlertRoutingArgs: with vercel_project_id, also give secrets_kms_key_arn and "
-                             "logs_kms_key_arn (the Vercel alert forwarder's secret and logs are encrypted)")
-        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "alerting"}
-        function_name = f"kingtavo-{args.environment}-vercel-alert-forwarder"
+        if args.secrets_kms_key_arn is None:
+            raise ValueError("AlertRoutingArgs: with vercel_project_id, also give secrets_kms_key_arn (the Vercel "
+                             "alert forwarder's secret is encrypted with the secrets key)")
+        tags = args.ctx.tags("alerting")
+        function_name = f"kingtavo-{args.ctx.environment}-vercel-alert-forwarder"
         webhook_secret = aws.secretsmanager.Secret(
             f"{name}-vercel-webhook-secret",
-            name=f"kingtavo/{args.environment}/vercel-alert-webhook-secret",
+            name=f"kingtavo/{args.ctx.environment}/vercel-alert-webhook-secret",
             description="Signing secret of the Vercel alert webhook; the forwarder verifies x-vercel-signature with it",
             kms_key_id=args.secrets_kms_key_arn,
             recovery_window_in_days=7,
@@ -180,7 +176,7 @@ class AlertRouting(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True))  # only production declares it
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-vercel-forwarder-logs", name=f"/aws/lambda/{function_name}", retention_in_days=90,
-            kms_key_id=args.logs_kms_key_arn, tags=tags, opts=pulumi.ResourceOptions(parent=self))
+            kms_key_id=args.ctx.key_arn, tags=tags, opts=pulumi.ResourceOptions(parent=self))
         function = self._vercel_forwarder_function(name, args, function_name, webhook_secret, log_group, tags)
         url = self._public_function_url(name, function)
         webhook = vercel.Webhook(
@@ -199,7 +195,7 @@ class AlertRouting(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=rule))
         aws.cloudwatch.MetricAlarm(
             f"{name}-vercel-forwarder-errors",
-            name=f"kingtavo-{args.environment}-vercel-alert-forwarder-errors",
+            name=f"kingtavo-{args.ctx.environment}-vercel-alert-forwarder-errors",
             alarm_description="The Vercel alert forwarder failed, so a Vercel alert may not have paged; "
                               "Slack still got it. See the function's log group.",
             namespace="AWS/Lambda", metric_name="Errors", dimensions={"FunctionName": function.name},
@@ -211,14 +207,14 @@ class AlertRouting(pulumi.ComponentResource):
                                    webhook_secret: aws.secretsmanager.Secret, log_group: aws.cloudwatch.LogGroup,
                                    tags: dict[str, str]) -> aws.lambda_.Function:
         """The forwarder and its role: publish to the critical topic, read its one secret, write its own logs."""
-        region = args.aws.region
+        region = args.ctx.aws.region
         role = aws.iam.Role(
             f"{name}-vercel-forwarder-role", description="The Vercel alert forwarder Lambda",
-            assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.aws.account_id),
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.ctx.aws.account_id),
             tags=tags, opts=pulumi.ResourceOptions(parent=self))
         policy = aws.iam.RolePolicy(
             f"{name}-vercel-forwarder-least-privilege", role=role.id,
-            policy=pulumi.Output.all(self.topics["critical"].arn, args.kms_key_arn, webhook_secret.arn,
+            policy=pulumi.Output.all(self.topics["critical"].arn, args.ctx.key_arn, webhook_secret.arn,
                                      args.secrets_kms_key_arn, log_group.arn).apply(
                 lambda v: json.dumps(vercel_forwarder_policy(v[0], v[1], v[2], v[3], v[4], region))),
             opts=pulumi.ResourceOptions(parent=role))

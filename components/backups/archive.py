@@ -28,10 +28,9 @@ import pulumi_random as random
 
 from components.compute.blue_green import ServiceNamespace, ServiceNamespaceArgs
 from components.compute.identity import service_trust_policy
+from components.core.context import StackContext, manual_rotation_tags
 from components.core.settings import BackupsSettings, SupabaseSettings
-from components.secrets.etl_secrets import manual_rotation_tags
 from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
-from components.secrets.platform_key import AwsContext
 
 METRIC_NAMESPACE = "Kingtavo/Backups"
 TIERS = ("daily", "weekly", "monthly")
@@ -71,11 +70,8 @@ def tls_only_bucket_policy(bucket_arn: str) -> str:
 
 @dataclass(frozen=True)
 class BackupArchiveArgs:
+    ctx: StackContext
     settings: BackupsSettings
-    environment: str
-    aws: AwsContext
-    kms_key_arn: pulumi.Input[str]
-    protect: bool = False
 
 
 class BackupArchive(pulumi.ComponentResource):
@@ -86,10 +82,10 @@ class BackupArchive(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            bucket=f"kingtavo-{args.environment}-db-backups-{args.aws.account_id}",
+            bucket=f"kingtavo-{args.ctx.environment}-db-backups-{args.ctx.aws.account_id}",
             force_destroy=False,
-            tags={"kingtavo:environment": args.environment, "kingtavo:plane": "backups"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+            tags=args.ctx.tags("backups"),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.ctx.protect))
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership", bucket=self.bucket.id,
             rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
@@ -101,7 +97,7 @@ class BackupArchive(pulumi.ComponentResource):
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption", bucket=self.bucket.id,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms",
-                                                                "kms_master_key_id": args.kms_key_arn},
+                                                                "kms_master_key_id": args.ctx.key_arn},
                     "bucket_key_enabled": True}],
             opts=child)
         aws.s3.BucketPolicy(
@@ -125,18 +121,15 @@ class BackupArchive(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class BackupMonitorArgs:
+    ctx: StackContext
     settings: BackupsSettings
     supabase: SupabaseSettings
-    environment: str
-    aws: AwsContext
-    logs_kms_key_arn: pulumi.Input[str]
     secrets_kms_key_arn: pulumi.Input[str]
     access_token: pulumi.Input[str]  # the Supabase Management API token, a Pulumi secret
     critical_topic_arn: pulumi.Input[str]
     warning_topic_arn: pulumi.Input[str]
     require_pitr: bool
     code: pulumi.Archive | None = None
-    protect: bool = False
 
 
 def alarm_specs(settings: BackupsSettings, require_pitr: bool) -> list[dict]:
@@ -164,28 +157,28 @@ class BackupMonitor(pulumi.ComponentResource):
     def __init__(self, name: str, args: BackupMonitorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:backups:BackupMonitor", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "backups"}
-        function_name = f"kingtavo-{args.environment}-backup-monitor"
+        tags = args.ctx.tags("backups")
+        function_name = f"kingtavo-{args.ctx.environment}-backup-monitor"
 
         token = aws.secretsmanager.Secret(
             f"{name}-supabase-token",
-            name=f"kingtavo/{args.environment}/supabase-management-token",
+            name=f"kingtavo/{args.ctx.environment}/supabase-management-token",
             description="Supabase Management API token the backup monitor reads",
             kms_key_id=args.secrets_kms_key_arn,
-            recovery_window_in_days=30 if args.protect else 7,
+            recovery_window_in_days=30 if args.ctx.protect else 7,
             # Supabase access tokens are issued in its dashboard; Secrets Manager cannot rotate them.
             tags={**tags, **manual_rotation_tags(
                 "Supabase issues access tokens in its dashboard. Rotate there, then set config")},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+            opts=pulumi.ResourceOptions(parent=self, protect=args.ctx.protect))
         aws.secretsmanager.SecretVersion(f"{name}-supabase-token-value", secret_id=token.id,
                                          secret_string=args.access_token, opts=pulumi.ResourceOptions(parent=token))
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", name=f"/aws/lambda/{function_name}", retention_in_days=90,
-            kms_key_id=args.logs_kms_key_arn, tags=tags, opts=child)
+            kms_key_id=args.ctx.key_arn, tags=tags, opts=child)
         role = aws.iam.Role(
             f"{name}-role",
-            assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.aws.account_id),
+            assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.ctx.aws.account_id),
             tags=tags, opts=child)
         aws.iam.RolePolicy(
             f"{name}-least-privilege", role=role.id,
@@ -195,7 +188,7 @@ class BackupMonitor(pulumi.ComponentResource):
                      "Resource": v[0]},
                     {"Sid": "DecryptToken", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": v[2],
                      "Condition": {"StringEquals": {
-                         "kms:ViaService": f"secretsmanager.{args.aws.region}.amazonaws.com"}}},
+                         "kms:ViaService": f"secretsmanager.{args.ctx.aws.region}.amazonaws.com"}}},
                     {"Sid": "PublishMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
                      "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}}},
                     {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -212,7 +205,7 @@ class BackupMonitor(pulumi.ComponentResource):
             timeout=60,
             memory_size=128,
             environment={"variables": {
-                "ENVIRONMENT": args.environment,
+                "ENVIRONMENT": args.ctx.environment,
                 "SUPABASE_PROJECT_REF": args.supabase.project_ref,
                 "SUPABASE_API_URL": args.supabase.api_url,
                 "ACCESS_TOKEN_SECRET_ARN": token.arn,
@@ -230,11 +223,11 @@ class BackupMonitor(pulumi.ComponentResource):
             f"{name}-invoked-by-schedule", action="lambda:InvokeFunction", function=self.function.name,
             principal="events.amazonaws.com", source_arn=schedule.arn, opts=pulumi.ResourceOptions(parent=schedule))
 
-        dimensions = {"Environment": args.environment}
+        dimensions = {"Environment": args.ctx.environment}
         self.alarms = [
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec['name']}",
-                name=f"kingtavo-{args.environment}-{spec['name']}",
+                name=f"kingtavo-{args.ctx.environment}-{spec['name']}",
                 alarm_description=spec["description"],
                 namespace=METRIC_NAMESPACE,
                 metric_name=spec["metric"],
@@ -254,7 +247,7 @@ class BackupMonitor(pulumi.ComponentResource):
         ]
         aws.cloudwatch.MetricAlarm(
             f"{name}-monitor-errors",
-            name=f"kingtavo-{args.environment}-backup-monitor-errors",
+            name=f"kingtavo-{args.ctx.environment}-backup-monitor-errors",
             alarm_description="The backup monitor Lambda failed (an API error or a bug); see its log group.",
             namespace="AWS/Lambda", metric_name="Errors", dimensions={"FunctionName": self.function.name},
             statistic="Sum", period=3600, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
@@ -265,20 +258,17 @@ class BackupMonitor(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class BackupDumpJobArgs:
+    ctx: StackContext
     settings: BackupsSettings
-    environment: str
-    aws: AwsContext
     k8s_provider: k8s.Provider
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
-    archive_kms_key_arn: pulumi.Input[str]
     secrets_kms_key_arn: pulumi.Input[str]
     database_host: str
     database_port: int
     database_name: str
-    protect: bool = False
     namespace: str = "db-backup"
     # what the Kubernetes objects wait for: the External Secrets operator's CRDs
     k8s_depends_on: Sequence[pulumi.Resource] = ()
@@ -290,14 +280,14 @@ class BackupDumpJob(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupDumpJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:backups:BackupDumpJob", name, None, opts)
-        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "backups"}
+        tags = args.ctx.tags("backups")
         self.credential = self._credential(name, args, tags)
         identity = ServiceNamespace(f"{name}-identity", ServiceNamespaceArgs(
-            environment=args.environment, namespace=args.namespace, service_account="db-backup",
+            args.ctx, namespace=args.namespace, service_account="db-backup",
             k8s_provider=args.k8s_provider, oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer),
             opts=pulumi.ResourceOptions(parent=self))
         identity.role.grant(f"{name}-upload-and-read-credential", pulumi.Output.all(
-            args.bucket_arn, args.archive_kms_key_arn, self.credential.arn, args.secrets_kms_key_arn).apply(
+            args.bucket_arn, args.ctx.key_arn, self.credential.arn, args.secrets_kms_key_arn).apply(
             lambda v: [
                 {"Sid": "WriteDumps", "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{v[0]}/*"},
                 {"Sid": "EncryptDumps", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Encrypt"],
@@ -305,10 +295,11 @@ class BackupDumpJob(pulumi.ComponentResource):
                 {"Sid": "ReadCredential", "Effect": "Allow",
                  "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": v[2]},
                 {"Sid": "DecryptCredential", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": v[3],
-                 "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{args.aws.region}.amazonaws.com"}}},
+                 "Condition": {"StringEquals": {
+                     "kms:ViaService": f"secretsmanager.{args.ctx.aws.region}.amazonaws.com"}}},
             ]))
         synced = SyncedSecret(f"{name}-credential-sync", SyncedSecretArgs(
-            namespace=identity.namespace_name, service_account="db-backup", region=args.aws.region,
+            namespace=identity.namespace_name, service_account="db-backup", region=args.ctx.aws.region,
             target_name="db-backup-credential", k8s_provider=args.k8s_provider,
             depends_on=[identity, *args.k8s_depends_on],
             keys={"PGHOST": SecretKey(self.credential.arn, "host"), "PGPORT": SecretKey(self.credential.arn, "port"),
@@ -354,13 +345,13 @@ class BackupDumpJob(pulumi.ComponentResource):
                                          opts=pulumi.ResourceOptions(parent=self))
         secret = aws.secretsmanager.Secret(
             f"{name}-db-credential",
-            name=f"kingtavo/{args.environment}/db-backup",
+            name=f"kingtavo/{args.ctx.environment}/db-backup",
             description="Read-only database credential of the nightly dump job",
             kms_key_id=args.secrets_kms_key_arn,
-            recovery_window_in_days=30 if args.protect else 7,
+            recovery_window_in_days=30 if args.ctx.protect else 7,
             # rotated by the secret store's rotation function (SecretStore.rotate, in __main__.py)
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+            opts=pulumi.ResourceOptions(parent=self, protect=args.ctx.protect))
         aws.secretsmanager.SecretVersion(
             f"{name}-db-credential-initial", secret_id=secret.id,
             secret_string=password.result.apply(lambda value: json.dumps({
@@ -391,7 +382,7 @@ class BackupDumpJob(pulumi.ComponentResource):
                 "env": [*credential_env,
                         {"name": "DUMP_DIR", "value": "/dump"}, {"name": "SCRIPTS_DIR", "value": "/scripts"},
                         {"name": "DUMP_SCHEMAS", "value": DUMP_SCHEMAS},
-                        {"name": "ENVIRONMENT", "value": args.environment},
+                        {"name": "ENVIRONMENT", "value": args.ctx.environment},
                         {"name": "PGSSLMODE", "value": "require"}],
                 "resources": {"requests": {"cpu": "250m", "memory": "256Mi"},
                               "limits": {"cpu": "1", "memory": "1Gi"}},
@@ -403,7 +394,7 @@ class BackupDumpJob(pulumi.ComponentResource):
                 "image": AWS_CLI_IMAGE,
                 "command": ["sh", "/scripts/upload.sh"],
                 "env": [{"name": "BACKUP_BUCKET", "value": args.bucket_name},
-                        {"name": "KMS_KEY_ARN", "value": args.archive_kms_key_arn},
+                        {"name": "KMS_KEY_ARN", "value": args.ctx.key_arn},
                         {"name": "HOME", "value": "/tmp"}],  # noqa: S108 - the emptyDir mounted there
                 "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                               "limits": {"cpu": "500m", "memory": "256Mi"}},

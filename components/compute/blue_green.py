@@ -23,6 +23,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.compute.identity import ServiceAccountRole, ServiceAccountRoleArgs
+from components.core.context import StackContext
 from components.core.settings import COLORS, EtlSettings
 
 APP = "etl"
@@ -42,7 +43,7 @@ def image_version(image: str) -> str:
 
 @dataclass(frozen=True)
 class ServiceNamespaceArgs:
-    environment: str
+    ctx: StackContext
     namespace: str
     service_account: str
     k8s_provider: k8s.Provider
@@ -65,7 +66,7 @@ class ServiceNamespace(pulumi.ComponentResource):
             }},
             opts=k8s_opts)
         self.role = ServiceAccountRole(f"{name}-irsa", ServiceAccountRoleArgs(
-            environment=args.environment, namespace=args.namespace, service_account=args.service_account,
+            args.ctx, namespace=args.namespace, service_account=args.service_account,
             oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer),
             opts=pulumi.ResourceOptions(parent=self))
         self.service_account = k8s.core.v1.ServiceAccount(
@@ -81,9 +82,9 @@ class ServiceNamespace(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class BlueGreenArgs:
+    ctx: StackContext
     settings: EtlSettings
     active_color: str
-    environment: str
     k8s_provider: k8s.Provider
     namespace: ServiceNamespace
     # env var -> (Kubernetes Secret name, key): secrets reach the container only through secretKeyRef
@@ -111,7 +112,7 @@ class BlueGreenService(pulumi.ComponentResource):
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata={"name": f"{APP}-config", "namespace": namespace, "labels": {"app.kubernetes.io/name": APP}},
-            data={"ENVIRONMENT": args.environment, "PORT": str(settings.port), **args.config_env},
+            data={"ENVIRONMENT": args.ctx.environment, "PORT": str(settings.port), **args.config_env},
             opts=k8s_opts)
 
         self.deployments: dict[str, k8s.apps.v1.Deployment] = {}

@@ -21,13 +21,9 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.compute.identity import service_trust_policy
+from components.core.context import AwsContext, StackContext
+from components.core.kms import account_admin_statement, customer_managed_key, service_use_statement
 from components.core.settings import ClusterSettings
-from components.secrets.platform_key import (
-    AwsContext,
-    account_admin_statement,
-    customer_managed_key,
-    service_use_statement,
-)
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator"]
 
@@ -54,13 +50,10 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
 
 @dataclass(frozen=True)
 class ClusterArgs:
+    ctx: StackContext
     settings: ClusterSettings
-    environment: str
-    aws: AwsContext
     private_subnet_ids: list[pulumi.Input[str]]
-    logs_kms_key_arn: pulumi.Input[str]
     kms_deletion_window_days: int = 30
-    protect: bool = False
 
 
 class Cluster(pulumi.ComponentResource):
@@ -68,9 +61,9 @@ class Cluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:compute:Cluster", name, None, opts)
-        settings, ctx = args.settings, args.aws
+        settings, ctx = args.settings, args.ctx.aws
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "compute"}
+        tags = args.ctx.tags("compute")
 
         secrets_policy = {
             "Version": "2012-10-17",
@@ -78,8 +71,8 @@ class Cluster(pulumi.ComponentResource):
                           service_use_statement("EksEnvelopeEncryption", ["eks.amazonaws.com"], ctx)],
         }
         self.secrets_key, _ = customer_managed_key(
-            f"{name}-secrets", f"Kingtavo {args.environment}: EKS secrets envelope encryption", secrets_policy,
-            args.kms_deletion_window_days, tags, parent=self, protect=args.protect)
+            f"{name}-secrets", f"Kingtavo {args.ctx.environment}: EKS secrets envelope encryption", secrets_policy,
+            args.kms_deletion_window_days, tags, parent=self, protect=args.ctx.protect)
 
         cluster_role = aws.iam.Role(f"{name}-control-plane-role", assume_role_policy=service_trust_policy(
             "eks.amazonaws.com"), tags=tags, opts=child)
@@ -89,7 +82,7 @@ class Cluster(pulumi.ComponentResource):
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs", name=f"/aws/eks/{settings.name}/cluster",
-            retention_in_days=settings.log_retention_days, kms_key_id=args.logs_kms_key_arn, tags=tags, opts=child)
+            retention_in_days=settings.log_retention_days, kms_key_id=args.ctx.key_arn, tags=tags, opts=child)
 
         self.cluster = aws.eks.Cluster(
             f"{name}-eks",
@@ -110,7 +103,7 @@ class Cluster(pulumi.ComponentResource):
             access_config=aws.eks.ClusterAccessConfigArgs(authentication_mode="API",
                                                           bootstrap_cluster_creator_admin_permissions=True),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[cluster_policy, log_group]),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.ctx.protect, depends_on=[cluster_policy, log_group]),
         )
 
         issuer_url = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)

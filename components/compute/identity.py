@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.core.context import StackContext
+
 
 def service_trust_policy(service: str, source_account: str | None = None) -> str:
     """A role only this AWS service can assume, optionally only on behalf of this account."""
@@ -39,7 +41,7 @@ def irsa_trust_policy(oidc_provider_arn: str, issuer: str, namespace: str, servi
 
 @dataclass(frozen=True)
 class ServiceAccountRoleArgs:
-    environment: str
+    ctx: StackContext
     namespace: str
     service_account: str
     oidc_provider_arn: pulumi.Input[str]
@@ -57,7 +59,7 @@ class ServiceAccountRole(pulumi.ComponentResource):
             description=f"IRSA role of {args.namespace}/{args.service_account}",
             assume_role_policy=pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
                 lambda v: irsa_trust_policy(v[0], v[1], args.namespace, args.service_account)),
-            tags={"kingtavo:environment": args.environment, "kingtavo:service-account":
+            tags={"kingtavo:environment": args.ctx.environment, "kingtavo:service-account":
                   f"{args.namespace}.{args.service_account}"},
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.core.context import StackContext
 from components.core.settings import RegistrySettings
-from components.secrets.platform_key import AwsContext
 
 PUSH_ACTIONS = [
     "ecr:BatchCheckLayerAvailability",
@@ -74,12 +74,9 @@ def repository_policy(ci_push_role_arn: str, node_role_arn: str) -> str:
 
 @dataclass(frozen=True)
 class ImageRegistryArgs:
+    ctx: StackContext
     settings: RegistrySettings
-    environment: str
-    aws: AwsContext
-    kms_key_arn: pulumi.Input[str]
     node_role_arn: pulumi.Input[str]
-    protect: bool = False
 
 
 class ImageRegistry(pulumi.ComponentResource):
@@ -87,7 +84,7 @@ class ImageRegistry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImageRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:compute:ImageRegistry", name, None, opts)
-        settings, ctx = args.settings, args.aws
+        settings, ctx = args.settings, args.ctx.aws
         child = pulumi.ResourceOptions(parent=self)
         self.repository = aws.ecr.Repository(
             f"{name}-etl",
@@ -95,11 +92,11 @@ class ImageRegistry(pulumi.ComponentResource):
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
             encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(
-                encryption_type="KMS", kms_key=args.kms_key_arn)],
+                encryption_type="KMS", kms_key=args.ctx.key_arn)],
             force_delete=False,
-            tags={"kingtavo:environment": args.environment, "kingtavo:plane": "compute"},
+            tags=args.ctx.tags("compute"),
             # Only the repository (its images) is protected; its policies can be recreated.
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+            opts=pulumi.ResourceOptions(parent=self, protect=args.ctx.protect))
         aws.ecr.LifecyclePolicy(f"{name}-etl-lifecycle", repository=self.repository.name,
                                 policy=lifecycle_policy(settings), opts=child)
         ci_push_role_arn = f"arn:{ctx.partition}:iam::{ctx.account_id}:role/{settings.ci_push_role_name}"

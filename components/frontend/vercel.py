@@ -25,6 +25,7 @@ import pulumi
 import pulumi_random as random
 import pulumiverse_vercel as vercel
 
+from components.core.context import StackContext
 from components.core.settings import (
     COLORS,
     PROJECT,
@@ -36,10 +37,6 @@ from components.core.settings import (
     looks_secret,
 )
 
-# The stack that declares (and protects) the shared Vercel project; the other stack looks it up.
-PROJECT_OWNER = "production"
-# Vercel's environment that each stack deploys to and whose variables it manages.
-VERCEL_TARGET = {"staging": "preview", "production": "production"}
 # Standard Protection: Vercel Authentication on every preview and generated deployment URL; only the
 # project's production custom domain (the live domain in production) is public.
 VERCEL_AUTHENTICATION = "standard_protection_new"
@@ -65,9 +62,9 @@ class FrontendVariable:
 
 @dataclass(frozen=True)
 class FrontendArgs:
+    ctx: StackContext
     settings: FrontendSettings
     supabase: SupabaseSettings
-    environment: str
     active_color: Color
     supabase_service_role_key: Secret
     sentry_auth_token: Secret
@@ -139,13 +136,13 @@ class VercelFrontend(pulumi.ComponentResource):
         variables = frontend_variables(args)  # raises before this component or any child is registered
         super().__init__("kingtavo:frontend:VercelFrontend", name, None, opts)
         settings = args.settings
-        target = VERCEL_TARGET[args.environment]
+        target = args.ctx.env.vercel_target
 
-        self.project_id = self._project(name, settings, owns=args.environment == PROJECT_OWNER)
-        env_vars = [self._variable(name, variable, target, args.environment) for variable in variables]
-        live_domain = self._live_domain(name, settings) if args.environment == PROJECT_OWNER else None
+        self.project_id = self._project(name, settings, owns=args.ctx.env.owns_vercel_project)
+        env_vars = [self._variable(name, variable, target, args.ctx.environment) for variable in variables]
+        live_domain = self._live_domain(name, settings) if args.ctx.env.owns_vercel_project else None
 
-        self.deployments = {color: self._deployment(name, color, settings, args.environment, env_vars)
+        self.deployments = {color: self._deployment(name, color, settings, args.ctx.environment, env_vars)
                             for color in COLORS}
         built = list(self.deployments.values())
         idle_color: Color = "green" if args.active_color == "blue" else "blue"
@@ -161,7 +158,7 @@ class VercelFrontend(pulumi.ComponentResource):
                                               special=False, opts=pulumi.ResourceOptions(parent=self))
         vercel.ProjectProtectionBypass(
             f"{name}-protection-bypass", project_id=self.project_id, secret=bypass_secret.result,
-            note=f"kingtavo {args.environment} CI smoke tests",
+            note=f"kingtavo {args.ctx.environment} CI smoke tests",
             opts=pulumi.ResourceOptions(parent=self))
 
         self.live_url = live_alias.alias.apply(lambda domain: f"https://{domain}")

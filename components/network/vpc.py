@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.compute.identity import service_trust_policy
+from components.core.context import StackContext
 from components.core.settings import NetworkSettings
 
 
@@ -30,11 +31,9 @@ def carve_subnets(vpc_cidr: str, prefix_length: int, az_count: int) -> tuple[lis
 
 @dataclass(frozen=True)
 class NetworkArgs:
+    ctx: StackContext
     settings: NetworkSettings
-    environment: str
     cluster_name: str
-    kms_key_arn: pulumi.Input[str]
-    protect: bool = False
 
 
 class Network(pulumi.ComponentResource):
@@ -44,7 +43,7 @@ class Network(pulumi.ComponentResource):
         super().__init__("kingtavo:network:Network", name, None, opts)
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
-        tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "network"}
+        tags = args.ctx.tags("network")
 
         zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
         if len(zones.names) < settings.az_count:
@@ -58,8 +57,8 @@ class Network(pulumi.ComponentResource):
             cidr_block=settings.cidr,
             enable_dns_hostnames=True,
             enable_dns_support=True,
-            tags={**tags, "Name": f"kingtavo-{args.environment}"},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            tags={**tags, "Name": f"kingtavo-{args.ctx.environment}"},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.ctx.protect),
         )
         # Children hang off the component, not the VPC, so that protecting the VPC protects only the VPC.
         vpc_child = child
@@ -131,8 +130,8 @@ class Network(pulumi.ComponentResource):
                    child: pulumi.ResourceOptions) -> None:
         """All VPC traffic metadata to an encrypted CloudWatch log group, through a role only flow logs assume."""
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-flow-logs", name=f"/kingtavo/{args.environment}/vpc-flow-logs",
-            retention_in_days=settings.flow_log_retention_days, kms_key_id=args.kms_key_arn, tags=tags, opts=child)
+            f"{name}-flow-logs", name=f"/kingtavo/{args.ctx.environment}/vpc-flow-logs",
+            retention_in_days=settings.flow_log_retention_days, kms_key_id=args.ctx.key_arn, tags=tags, opts=child)
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
             assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),

@@ -18,17 +18,16 @@ import pulumi
 import pulumi_random as random
 import pulumiverse_vercel as vercel
 
+from components.core.context import StackContext
 from components.core.settings import LogsSettings
 
-# The Vercel target each stack deploys to (the frontend plane's mapping).
-VERCEL_TARGET = {"staging": "preview", "production": "production"}
 SIGNING_SECRET_LENGTH = 48
 
 
 @dataclass(frozen=True)
 class VercelLogDrainArgs:
+    ctx: StackContext
     settings: LogsSettings
-    environment: str
     # The frontend's Vercel project; without it the drain takes every project of the team.
     vercel_project_id: pulumi.Input[str] | None = None
 
@@ -43,10 +42,10 @@ class VercelLogDrain(pulumi.ComponentResource):
                                                opts=pulumi.ResourceOptions(parent=self))
         self.drain = vercel.LogDrain(
             f"{name}-drain",
-            name=f"kingtavo-{args.environment}",
+            name=f"kingtavo-{args.ctx.environment}",
             endpoint=settings.vercel_drain_endpoint,
             delivery_format=settings.vercel_drain_format,
-            environments=[VERCEL_TARGET[args.environment]],
+            environments=[args.ctx.env.vercel_target],
             sources=list(settings.vercel_drain_sources),
             sampling_rate=settings.vercel_drain_sampling_rate,
             secret=signing_secret.result,

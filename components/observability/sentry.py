@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumiverse_sentry as sentry
 
+from components.core.context import StackContext
 from components.core.settings import Secret, SentrySettings
 
 # Sentry's rule registry ids (sentry/rules, sentry/integrations/pagerduty).
@@ -47,10 +48,9 @@ THRESHOLD_ABOVE = 0
 
 @dataclass(frozen=True)
 class ErrorTrackingArgs:
+    ctx: StackContext
     settings: SentrySettings
-    environment: str
     auth_token: Secret
-    protect: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,24 +97,24 @@ class ErrorTracking(pulumi.ComponentResource):
         dsns = {app.role: self._tracked_app(name, app, args) for app in apps}
 
         self.web_dsn, self.etl_dsn = dsns["web"], dsns["etl"]
-        self.web_project = project_slug("web", args.environment)
-        self.etl_project = project_slug("etl", args.environment)
+        self.web_project = project_slug("web", args.ctx.environment)
+        self.etl_project = project_slug("etl", args.ctx.environment)
         self.web_public_env: dict[str, pulumi.Input[str]] = {
-            "NEXT_PUBLIC_SENTRY_DSN": self.web_dsn, "NEXT_PUBLIC_SENTRY_ENVIRONMENT": args.environment}
+            "NEXT_PUBLIC_SENTRY_DSN": self.web_dsn, "NEXT_PUBLIC_SENTRY_ENVIRONMENT": args.ctx.environment}
         self.etl_config_env: dict[str, pulumi.Input[str]] = {
-            "SENTRY_DSN": self.etl_dsn, "SENTRY_ENVIRONMENT": args.environment}
+            "SENTRY_DSN": self.etl_dsn, "SENTRY_ENVIRONMENT": args.ctx.environment}
         self.register_outputs({"webDsn": self.web_dsn, "etlDsn": self.etl_dsn, "webProject": self.web_project,
                                "etlProject": self.etl_project})
 
     def _tracked_app(self, name: str, app: SentryApp, args: ErrorTrackingArgs) -> pulumi.Output[str]:
         """The app's project (protected in production: it holds the error history), its key and alerts."""
-        settings, environment = args.settings, args.environment
+        settings, environment = args.settings, args.ctx.environment
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         slug = project_slug(app.role, environment)
         project = sentry.SentryProject(
             f"{name}-{app.role}-project", organization=settings.organization, teams=[settings.team],
             name=f"Kingtavo {app.title} ({environment})", slug=slug, platform=app.platform,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)))
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.ctx.protect)))
         key = sentry.SentryKey(f"{name}-{app.role}-key", organization=settings.organization, project=project.id,
                                name=f"{slug} client", opts=child)
         self._issue_alerts(name, app, project, args)
@@ -123,7 +123,7 @@ class ErrorTracking(pulumi.ComponentResource):
 
     def _issue_alerts(self, name: str, app: SentryApp, project: sentry.SentryProject, args: ErrorTrackingArgs
                       ) -> None:
-        settings, environment = args.settings, args.environment
+        settings, environment = args.settings, args.ctx.environment
         child = pulumi.ResourceOptions(parent=self, provider=self.provider)
         common = {"organization": settings.organization, "project": project.id, "environment": environment,
                   "frequency": ALERT_FREQUENCY_MINUTES, "actions": [pagerduty_issue_action(settings)]}
@@ -145,7 +145,7 @@ class ErrorTracking(pulumi.ComponentResource):
     def _error_rate_alert(self, name: str, app: SentryApp, project: sentry.SentryProject, args: ErrorTrackingArgs
                           ) -> None:
         """Failed transactions above the threshold; Sentry's failure_rate() is a fraction, the setting a percent."""
-        settings, environment = args.settings, args.environment
+        settings, environment = args.settings, args.ctx.environment
         threshold = settings.error_rate_threshold_percent / 100
         sentry.SentryMetricAlert(
             f"{name}-{app.role}-error-rate-alert",

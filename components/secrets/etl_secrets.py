@@ -34,9 +34,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.compute.identity import service_trust_policy
+from components.core.context import AwsContext, StackContext, manual_rotation_tags
+from components.core.kms import account_admin_statement, customer_managed_key
 from components.core.settings import EtlSettings, Secret, SecretsSettings
 from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
-from components.secrets.platform_key import AwsContext, account_admin_statement, customer_managed_key
 
 ESO_CHART = "external-secrets"
 ESO_CHART_VERSION = "1.0.0"  # serves external-secrets.io/v1, the API components/secrets/external_secrets.py uses
@@ -122,15 +123,6 @@ def database_credential(etl: EtlSettings, password: str) -> str:
                        "dbname": etl.database_name, "username": etl.database_user, "password": password})
 
 
-def manual_rotation_tags(reason: str) -> dict[str, str]:
-    """Tags for a secret Secrets Manager cannot rotate: a person does, and `reason` says how.
-
-    The policy pack accepts these instead of a SecretRotation. Tag values allow only letters, digits,
-    spaces and `_ . : / = + - @`.
-    """
-    return {"rotation": "manual", "rotation-reason": reason}
-
-
 def api_key_rotation_tags(key_name: str) -> dict[str, str]:
     """A third-party key is issued by its provider: Secrets Manager cannot rotate it, a person does."""
     return manual_rotation_tags(f"Issued by the provider: roll it in the provider dashboard then set "
@@ -147,6 +139,7 @@ def resource_slug(env_name: str) -> str:
 
 @dataclass(frozen=True)
 class ExternalSecretsOperatorArgs:
+    ctx: StackContext
     k8s_provider: k8s.Provider
 
 
@@ -184,8 +177,7 @@ class ExternalSecretsOperator(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class SecretStoreArgs:
-    environment: str
-    aws: AwsContext
+    ctx: StackContext
     settings: SecretsSettings
     etl: EtlSettings
     etl_api_keys: Mapping[str, Secret]
@@ -196,12 +188,10 @@ class SecretStoreArgs:
     etl_service_account_name: str
     private_subnet_ids: Sequence[pulumi.Input[str]]
     vpc_id: pulumi.Input[str]
-    logs_kms_key_arn: pulumi.Input[str]
     log_retention_days: int
     # What the Kubernetes objects wait for: the operator's CRDs, the namespace and its service account.
     k8s_depends_on: Sequence[pulumi.Resource] = ()
     rotation_code: pulumi.Archive | None = None  # the built zip by default; tests may pass another archive
-    protect: bool = False
 
 
 class SecretStore(pulumi.ComponentResource):
@@ -210,13 +200,13 @@ class SecretStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: SecretStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:secrets:SecretStore", name, None, opts)
-        ctx = args.aws
-        self._tags = {"kingtavo:environment": args.environment, "kingtavo:plane": "secrets"}
+        ctx = args.ctx.aws
+        self._tags = args.ctx.tags("secrets")
         self._args = args
 
         self.key, _ = customer_managed_key(
-            f"{name}-key", f"Kingtavo {args.environment}: secrets in Secrets Manager", secrets_key_policy(ctx),
-            args.settings.kms_deletion_window_days, self._tags, parent=self, protect=args.protect)
+            f"{name}-key", f"Kingtavo {args.ctx.environment}: secrets in Secrets Manager", secrets_key_policy(ctx),
+            args.settings.kms_deletion_window_days, self._tags, parent=self, protect=args.ctx.protect)
         self.kms_key_arn = self.key.arn
 
         caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self))
@@ -268,7 +258,7 @@ class SecretStore(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         invoke = aws.lambda_.Permission(
             f"{name}-rotation-invoke", action="lambda:InvokeFunction", function=self.rotation_function.name,
-            principal="secretsmanager.amazonaws.com", source_arn=secret.arn, source_account=args.aws.account_id,
+            principal="secretsmanager.amazonaws.com", source_arn=secret.arn, source_account=args.ctx.aws.account_id,
             opts=pulumi.ResourceOptions(parent=self))
         return aws.secretsmanager.SecretRotation(
             f"{name}-rotation", secret_id=secret.id, rotation_lambda_arn=self.rotation_function.arn,
@@ -282,12 +272,12 @@ class SecretStore(pulumi.ComponentResource):
         args = self._args
         secret = aws.secretsmanager.Secret(
             resource_name,
-            name=f"kingtavo/{args.environment}/{path}",
+            name=f"kingtavo/{args.ctx.environment}/{path}",
             description=description,
             kms_key_id=self.key.arn,
             recovery_window_in_days=args.settings.recovery_window_days,
             tags={**self._tags, **(extra_tags or {})},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+            opts=pulumi.ResourceOptions(parent=self, protect=args.ctx.protect))
         # After a rotation the rotation function owns the value: Pulumi must not write the initial one back.
         ignore = ["secretString"] if keep_rotated_value else None
         aws.secretsmanager.SecretVersion(
@@ -314,12 +304,12 @@ class SecretStore(pulumi.ComponentResource):
 
     def _rotation(self, name: str) -> tuple[aws.lambda_.Function, aws.iam.Role]:
         """The rotation function for the database credential (and its role), and the schedule that calls it."""
-        args, ctx = self._args, self._args.aws
+        args, ctx = self._args, self._args.ctx.aws
         child = pulumi.ResourceOptions(parent=self)
-        function_name = f"kingtavo-{args.environment}-secret-rotation"
+        function_name = f"kingtavo-{args.ctx.environment}-secret-rotation"
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-rotation-logs", name=f"/aws/lambda/{function_name}", retention_in_days=args.log_retention_days,
-            kms_key_id=args.logs_kms_key_arn, tags=self._tags, opts=child)
+            kms_key_id=args.ctx.key_arn, tags=self._tags, opts=child)
         rotation_role = aws.iam.Role(
             f"{name}-rotation-role", description="The ETL database credential's rotation function",
             assume_role_policy=service_trust_policy("lambda.amazonaws.com", ctx.account_id), tags=self._tags,
@@ -337,7 +327,7 @@ class SecretStore(pulumi.ComponentResource):
                      "description": description}
                     for port, description in [*((p, "PostgreSQL (Supabase)") for p in POSTGRES_PORTS),
                                               (HTTPS_PORT, "Secrets Manager API")]],
-            tags={**self._tags, "Name": f"kingtavo-{args.environment}-secret-rotation"}, opts=child)
+            tags={**self._tags, "Name": f"kingtavo-{args.ctx.environment}-secret-rotation"}, opts=child)
         function = aws.lambda_.Function(
             f"{name}-rotation-function",
             name=function_name,
