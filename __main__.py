@@ -10,14 +10,9 @@ import pulumi
 
 from components.alerting.monitoring import ClusterMonitoring, ClusterMonitoringArgs
 from components.alerting.routing import AlertRouting, AlertRoutingArgs
-from components.backups.archive import (
-    BackupArchive,
-    BackupArchiveArgs,
-    BackupDumpJob,
-    BackupDumpJobArgs,
-    BackupMonitor,
-    BackupMonitorArgs,
-)
+from components.backups.archive import BackupArchive, BackupArchiveArgs
+from components.backups.dump_job import BackupDumpJob, BackupDumpJobArgs
+from components.backups.monitor import BackupMonitor, BackupMonitorArgs
 from components.compute.blue_green import BlueGreenArgs, BlueGreenService, ServiceNamespace, ServiceNamespaceArgs
 from components.compute.cluster import Cluster, ClusterArgs
 from components.compute.registry import ImageRegistry, ImageRegistryArgs
@@ -28,19 +23,15 @@ from components.frontend.vercel import FrontendArgs, VercelFrontend
 from components.network.vpc import Network, NetworkArgs
 from components.observability.log_drain import VercelLogDrain, VercelLogDrainArgs
 from components.observability.sentry import ErrorTracking, ErrorTrackingArgs
-from components.secrets.edge_functions import EdgeFunctionSecrets
-from components.secrets.etl_secrets import (
-    ExternalSecretsOperator,
-    ExternalSecretsOperatorArgs,
-    SecretStore,
-    SecretStoreArgs,
-)
+from components.secrets.edge_functions import SupabaseSecrets, SupabaseSecretsArgs
+from components.secrets.etl_secrets import EtlSecrets, EtlSecretsArgs
+from components.secrets.external_secrets import ExternalSecretsOperator, ExternalSecretsOperatorArgs
 from components.secrets.platform_key import PlatformKey, PlatformKeyArgs
 
 settings = load_settings(present_keys=present_config_keys())
 aws_ctx = AwsContext.lookup()
 check_against_account(settings, aws_ctx.account_id, aws_ctx.region)
-secret = settings.secret
+secret = settings.secret_values
 ctx = StackContext(env=environment(settings.environment), aws=aws_ctx)
 
 platform_key = PlatformKey("platform-key", PlatformKeyArgs(ctx, settings.secrets.kms_deletion_window_days))
@@ -58,18 +49,16 @@ etl_namespace = ServiceNamespace("etl", ServiceNamespaceArgs(
 # --- secrets: the ETL's secrets in Secrets Manager (the database credential rotated), synced by External Secrets ---
 external_secrets = ExternalSecretsOperator("external-secrets", ExternalSecretsOperatorArgs(ctx,
     k8s_provider=cluster.provider))
-secret_store = SecretStore("secrets", SecretStoreArgs(
-    ctx, settings=settings.secrets, etl=settings.etl,
-    etl_api_keys=secret.etl_api_keys, etl_reader_role_arn=etl_namespace.role.arn,
-    k8s_provider=cluster.provider, etl_namespace=settings.etl.namespace,
+secret_store = EtlSecrets("secrets", EtlSecretsArgs(
+    ctx, settings.secrets, etl=settings.etl, database=settings.supabase, etl_api_keys=secret.etl_api_keys,
+    etl_reader_role_arn=etl_namespace.role.arn, k8s_provider=cluster.provider, etl_namespace=settings.etl.namespace,
     etl_service_account_name=etl_namespace.service_account_name, private_subnet_ids=network.private_subnet_ids,
     vpc_id=network.vpc_id, log_retention_days=settings.cluster.log_retention_days,
     k8s_depends_on=[external_secrets, etl_namespace]))
-EdgeFunctionSecrets(
-    "supabase-edge-function-secrets", project_ref=settings.supabase.project_ref,
-    access_token=secret.supabase_access_token.output(),
-    secrets={name: value.output() for name, value in secret.edge_function_secrets.items()},
-    api_url=settings.supabase.api_url, opts=pulumi.ResourceOptions(parent=secret_store))
+SupabaseSecrets("supabase", SupabaseSecretsArgs(
+    settings.supabase.project_ref, settings.supabase.api_url, access_token=secret.supabase_access_token.output(),
+    edge_function_secrets={name: value.output() for name, value in secret.edge_function_secrets.items()},
+    moved_from=secret_store))
 
 # --- observability: the ETL image registry and Sentry (projects, public DSNs, alerts paging the critical route) ---
 image_registry = ImageRegistry("registry", ImageRegistryArgs(
@@ -105,17 +94,17 @@ vercel_log_drain = VercelLogDrain("logs", VercelLogDrainArgs(ctx, settings.logs,
 
 # --- backups: the archive for the weekly and monthly tiers, the nightly dump into it, the backup monitor ---
 backup_archive = BackupArchive("backups", BackupArchiveArgs(ctx, settings.backups))
-backup_dump = BackupDumpJob("backup-dump", BackupDumpJobArgs(
+BackupDumpJob("backup-dump", BackupDumpJobArgs(
     ctx, settings.backups, k8s_provider=cluster.provider, oidc_provider_arn=cluster.oidc_provider_arn,
     oidc_issuer=cluster.oidc_issuer, bucket_name=backup_archive.bucket_name, bucket_arn=backup_archive.bucket_arn,
-    secrets_kms_key_arn=secret_store.kms_key_arn, database_host=settings.etl.database_host,
-    database_port=settings.etl.database_port, database_name=settings.etl.database_name,
+    secrets_kms_key_arn=secret_store.kms_key_arn, database=settings.supabase, rotator=secret_store.rotator,
+    rotation_days=settings.secrets.rotation_days, recovery_window_days=settings.secrets.recovery_window_days,
     k8s_depends_on=[external_secrets]))
-secret_store.rotate("backup-dump-credential", backup_dump.credential, settings.secrets.rotation_days)
 BackupMonitor("backup-monitor", BackupMonitorArgs(
     ctx, settings.backups, supabase=settings.supabase, secrets_kms_key_arn=secret_store.kms_key_arn,
     access_token=secret.supabase_access_token.output(), critical_topic_arn=alert_routing.critical_topic_arn,
-    warning_topic_arn=alert_routing.warning_topic_arn, require_pitr=ctx.env.requires_pitr))
+    warning_topic_arn=alert_routing.warning_topic_arn, require_pitr=ctx.env.requires_pitr,
+    recovery_window_days=settings.secrets.recovery_window_days))
 
 pulumi.export("environment", settings.environment)
 pulumi.export("liveColor", etl.live_color)

@@ -141,7 +141,8 @@ class PlannedResource:
     outputs: dict = field(default_factory=dict)  # what the mocks answered (ids, ARNs, endpoints)
     # input property -> URNs of the resources its value came from, as the engine records them
     property_dependencies: dict = field(default_factory=dict)
-    aliases: tuple[str, ...] = ()  # the URNs this resource was known by before (explicit `aliases=`), resolved
+    # explicit `aliases=`: a URN, or (parent URN, type, name) as the engine resolves an alias spec
+    aliases: tuple = ()
 
 
 @dataclass
@@ -254,18 +255,13 @@ def _make_monitor(mocks):
                 if not read else {},
                 aliases=tuple(self._alias_urn(alias, request) for alias in getattr(request, "aliases", ()))))
 
-        def _alias_urn(self, alias, request) -> str:
-            """An alias as the URN it names (the engine resolves alias specs the same way)."""
+        def _alias_urn(self, alias, request):
+            """An alias: its URN, or (parent URN, type, name) for a spec, resolved against the new parent."""
             if alias.urn:
                 return alias.urn
             spec = alias.spec
             parent = "" if spec.noParent else (spec.parentUrn or request.parent)
-            # the mock engine qualifies a type by its parent's own type only (MockMonitor.make_urn)
-            parent_types = parent.split("::")[2].split("$")[-1] + "$" if parent else ""
-            stack = spec.stack or pulumi_mocks.get_stack()
-            project = spec.project or pulumi_mocks.get_project()
-            kind, name = spec.type or request.type, spec.name or request.name
-            return f"urn:pulumi:{stack}::{project}::{parent_types}{kind}::{name}"
+            return (parent, spec.type or request.type, spec.name or request.name)
 
         def RegisterResource(self, request):  # noqa: N802 - the engine's RPC name
             response = super().RegisterResource(request)

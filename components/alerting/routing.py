@@ -24,6 +24,13 @@ import pulumiverse_vercel as vercel
 
 from components.compute.identity import service_trust_policy
 from components.core.context import StackContext, manual_rotation_tags
+from components.core.lambda_function import (
+    ErrorsAlarm,
+    PythonFunction,
+    PythonFunctionArgs,
+    moved_from_component,
+    write_own_logs_statement,
+)
 from components.core.settings import AlertingSettings, Secret
 
 SEVERITIES = ("critical", "warning")
@@ -164,7 +171,6 @@ class AlertRouting(pulumi.ComponentResource):
             raise ValueError("AlertRoutingArgs: with vercel_project_id, also give secrets_kms_key_arn (the Vercel "
                              "alert forwarder's secret is encrypted with the secrets key)")
         tags = args.ctx.tags("alerting")
-        function_name = f"kingtavo-{args.ctx.environment}-vercel-alert-forwarder"
         webhook_secret = aws.secretsmanager.Secret(
             f"{name}-vercel-webhook-secret",
             name=f"kingtavo/{args.ctx.environment}/vercel-alert-webhook-secret",
@@ -174,10 +180,7 @@ class AlertRouting(pulumi.ComponentResource):
             tags={**tags, **manual_rotation_tags("Vercel generates it with the webhook: replace the vercel.Webhook "
                                                  "with pulumi up --replace and the new value is stored here")},
             opts=pulumi.ResourceOptions(parent=self, protect=True))  # only production declares it
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-vercel-forwarder-logs", name=f"/aws/lambda/{function_name}", retention_in_days=90,
-            kms_key_id=args.ctx.key_arn, tags=tags, opts=pulumi.ResourceOptions(parent=self))
-        function = self._vercel_forwarder_function(name, args, function_name, webhook_secret, log_group, tags)
+        function = self._vercel_forwarder_function(name, args, webhook_secret)
         url = self._public_function_url(name, function)
         webhook = vercel.Webhook(
             f"{name}-vercel-alert-webhook",
@@ -193,53 +196,38 @@ class AlertRouting(pulumi.ComponentResource):
         vercel.AlertRuleWebhookNotification(
             f"{name}-vercel-5xx-pagerduty", alert_rule_id=rule.id, webhook_id=webhook.id,
             opts=pulumi.ResourceOptions(parent=rule))
-        aws.cloudwatch.MetricAlarm(
-            f"{name}-vercel-forwarder-errors",
-            name=f"kingtavo-{args.ctx.environment}-vercel-alert-forwarder-errors",
-            alarm_description="The Vercel alert forwarder failed, so a Vercel alert may not have paged; "
-                              "Slack still got it. See the function's log group.",
-            namespace="AWS/Lambda", metric_name="Errors", dimensions={"FunctionName": function.name},
-            statistic="Sum", period=300, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
-            threshold=0, treat_missing_data="notBreaching", alarm_actions=[self.topics["warning"].arn],
-            tags={**tags, "severity": "warning"}, opts=pulumi.ResourceOptions(parent=self))
 
-    def _vercel_forwarder_function(self, name: str, args: AlertRoutingArgs, function_name: str,
-                                   webhook_secret: aws.secretsmanager.Secret, log_group: aws.cloudwatch.LogGroup,
-                                   tags: dict[str, str]) -> aws.lambda_.Function:
-        """The forwarder and its role: publish to the critical topic, read its one secret, write its own logs."""
-        region = args.ctx.aws.region
-        role = aws.iam.Role(
-            f"{name}-vercel-forwarder-role", description="The Vercel alert forwarder Lambda",
-            assume_role_policy=service_trust_policy("lambda.amazonaws.com", args.ctx.aws.account_id),
-            tags=tags, opts=pulumi.ResourceOptions(parent=self))
-        policy = aws.iam.RolePolicy(
-            f"{name}-vercel-forwarder-least-privilege", role=role.id,
-            policy=pulumi.Output.all(self.topics["critical"].arn, args.ctx.key_arn, webhook_secret.arn,
-                                     args.secrets_kms_key_arn, log_group.arn).apply(
-                lambda v: json.dumps(vercel_forwarder_policy(v[0], v[1], v[2], v[3], v[4], region))),
-            opts=pulumi.ResourceOptions(parent=role))
-        return aws.lambda_.Function(
-            f"{name}-vercel-forwarder",
-            name=function_name,
-            description="Verifies Vercel alert webhooks and pages the critical route",
-            runtime="python3.12",
-            handler="handler.lambda_handler",
+    def _vercel_forwarder_function(self, name: str, args: AlertRoutingArgs,
+                                   webhook_secret: aws.secretsmanager.Secret) -> aws.lambda_.Function:
+        """The forwarder: publish to the critical topic, read its one secret, write its own logs."""
+        region, forwarder = args.ctx.aws.region, f"{name}-vercel-forwarder"
+        built = PythonFunction(forwarder, PythonFunctionArgs(
+            args.ctx, "alerting", "vercel-alert-forwarder",
             code=pulumi.FileArchive("build/lambdas/vercel_alert_forwarder.zip"),
-            role=role.arn,
-            timeout=10,
-            memory_size=128,
-            # Caps what a flood of forged requests can cost; real alerts arrive a few at a time.
-            reserved_concurrent_executions=5,
-            environment={"variables": {
+            policy=lambda log_group_arn: pulumi.Output.all(
+                self.topics["critical"].arn, args.ctx.key_arn, webhook_secret.arn, args.secrets_kms_key_arn,
+                log_group_arn).apply(lambda v: vercel_forwarder_policy(v[0], v[1], v[2], v[3], v[4], region)),
+            log_retention_days=90,
+            environment={
                 "CRITICAL_TOPIC_ARN": self.topics["critical"].arn,
                 "WEBHOOK_SECRET_ARN": webhook_secret.arn,
                 "VERCEL_PROJECT_ID": args.vercel_project_id,
-            }},
+            },
+            description="Verifies Vercel alert webhooks and pages the critical route",
+            role_description="The Vercel alert forwarder Lambda",
+            timeout=10, memory_size=128,
+            # Caps what a flood of forged requests can cost; real alerts arrive a few at a time.
+            reserved_concurrency=5,
             # INFO, not DEBUG: botocore's debug log would print the secret it fetched.
-            logging_config={"log_format": "JSON", "log_group": log_group.name,
-                            "application_log_level": "INFO", "system_log_level": "WARN"},
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, policy]))
+            application_log_level="INFO", system_log_level="WARN",
+            errors_alarm=ErrorsAlarm(
+                self.topics["warning"].arn, period=300,
+                description="The Vercel alert forwarder failed, so a Vercel alert may not have paged; "
+                            "Slack still got it. See the function's log group."),
+            moved_from=moved_from_component(self, role_name=f"{forwarder}-role", role_parts=("policy",)),
+            legacy_names={"function": forwarder}),
+            opts=pulumi.ResourceOptions(parent=self))
+        return built.function
 
     def _public_function_url(self, name: str, function: aws.lambda_.Function) -> aws.lambda_.FunctionUrl:
         """The forwarder's HTTPS endpoint. Authorization NONE on purpose: Vercel cannot sign AWS (SigV4)
@@ -272,6 +260,5 @@ def vercel_forwarder_policy(critical_topic_arn: str, topic_key_arn: str, secret_
         {"Sid": "DecryptTheSecretThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
          "Resource": secrets_key_arn,
          "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
-        {"Sid": "WriteOwnLogs", "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": f"{log_group_arn}:*"},
+        write_own_logs_statement(log_group_arn),
     ]}

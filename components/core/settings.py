@@ -40,6 +40,18 @@ COLORS = ("blue", "green")
 Color = Literal["blue", "green"]
 
 
+@dataclass(frozen=True)
+class Colors:
+    """The live color (from `kingtavo:activeColor`) and the idle one, computed once."""
+
+    live: Color
+    idle: Color
+
+    @staticmethod
+    def of(active: Color) -> Colors:
+        return Colors(live=active, idle="green" if active == "blue" else "blue")
+
+
 class SettingsError(Exception):
     """Every problem found in the stack settings, one `kingtavo:<key>: <what was expected>` per line."""
 
@@ -262,9 +274,6 @@ class EtlSettings(Plane):
     memory_request: MemoryQuantity = "256Mi"
     memory_limit: MemoryQuantity = "512Mi"
     api_key_names: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = Field(default_factory=list)
-    database_host: str = Field(min_length=1)
-    database_port: int = Field(5432, ge=1, le=65535)
-    database_name: str = "postgres"
     database_user: str = Field("etl", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
     @property
@@ -333,6 +342,10 @@ class SupabaseSettings(Plane):
     edge_function_secret_names: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = Field(
         default_factory=list)
     api_url: HttpsUrl = "https://api.supabase.com"
+    # Where the database is reached (the ETL service and the backup dump job both connect here).
+    database_host: str = Field(min_length=1)
+    database_port: int = Field(5432, ge=1, le=65535)
+    database_name: str = "postgres"
 
     @model_validator(mode="after")
     def _names(self) -> SupabaseSettings:
@@ -441,7 +454,7 @@ class Settings:
     sentry: SentrySettings
     registry: RegistrySettings
     logs: LogsSettings
-    secret: StackSecrets
+    secret_values: StackSecrets  # the secret config values (`secrets` is the rotation plane)
 
     @property
     def is_production(self) -> bool:
@@ -449,7 +462,11 @@ class Settings:
 
     @property
     def idle_color(self) -> Color:
-        return "green" if self.active_color == "blue" else "blue"
+        return self.colors.idle
+
+    @property
+    def colors(self) -> Colors:
+        return Colors.of(self.active_color)
 
 
 # Object-typed plane keys -> their model. Every key here is declared in Pulumi.yaml (a test checks it).
@@ -655,7 +672,7 @@ def load_settings(stack: str | None = None, read: ConfigReader = _runtime_reader
 
     if problems:
         raise SettingsError(problems)
-    return Settings(stack=stack, environment=stack, active_color=active, secret=secret,  # type: ignore[arg-type]
+    return Settings(stack=stack, environment=stack, active_color=active, secret_values=secret,  # type: ignore[arg-type]
                     **planes)  # type: ignore[arg-type]
 
 

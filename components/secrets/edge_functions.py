@@ -260,3 +260,28 @@ class EdgeFunctionSecrets(pulumi.dynamic.Resource, module="supabase", name="Edge
         secret_outputs = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_PROPERTIES))
         super().__init__(EdgeFunctionSecretsProvider(), name, props,
                          pulumi.ResourceOptions.merge(opts, secret_outputs))
+
+
+@dataclass(frozen=True)
+class SupabaseSecretsArgs:
+    project_ref: str
+    api_url: str
+    access_token: pulumi.Input[str]  # the Management API token, a Pulumi secret
+    edge_function_secrets: Mapping[str, pulumi.Input[str]]  # name -> value, each a Pulumi secret
+    # where the Edge Function secrets lived before this component (their alias keeps the URN)
+    moved_from: pulumi.Resource | None = None
+
+
+class SupabaseSecrets(pulumi.ComponentResource):
+    """The Supabase project's secrets this stack manages: its Edge Function secrets. Output: names."""
+
+    def __init__(self, name: str, args: SupabaseSecretsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kingtavo:secrets:SupabaseSecrets", name, None, opts)
+        resource_name = f"{name}-edge-function-secrets"
+        aliases = [pulumi.Alias(name=resource_name, parent=args.moved_from)] if args.moved_from else None
+        self.edge_function_secrets = EdgeFunctionSecrets(
+            resource_name, project_ref=args.project_ref, access_token=args.access_token,
+            secrets=dict(args.edge_function_secrets), api_url=args.api_url,
+            opts=pulumi.ResourceOptions(parent=self, aliases=aliases))
+        self.names = sorted(args.edge_function_secrets)
+        self.register_outputs({"names": self.names})

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.core.context import StackContext
+
+ESO_CHART = "external-secrets"
+ESO_CHART_VERSION = "1.0.0"  # serves external-secrets.io/v1, the API below
+ESO_REPOSITORY = "https://charts.external-secrets.io"
+ESO_NAMESPACE = "external-secrets"
 ESO_API_VERSION = "external-secrets.io/v1"
 
 
@@ -82,3 +88,38 @@ class SyncedSecret(pulumi.ComponentResource):
         """Env var -> (Secret name, key), for `BlueGreenArgs.secret_env` or a CronJob's env."""
         names = names or {key: key for key in self.keys}
         return {env_name: (self.secret_name, key) for env_name, key in names.items()}
+
+
+@dataclass(frozen=True)
+class ExternalSecretsOperatorArgs:
+    ctx: StackContext
+    k8s_provider: k8s.Provider
+
+
+class ExternalSecretsOperator(pulumi.ComponentResource):
+    """The External Secrets Operator (pinned Helm chart, its CRDs included). `release` is what CRs depend on."""
+
+    def __init__(self, name: str, args: ExternalSecretsOperatorArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kingtavo:secrets:ExternalSecretsOperator", name, None, opts)
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata={"name": ESO_NAMESPACE, "labels": {
+                "app.kubernetes.io/part-of": "kingtavo",
+                "pod-security.kubernetes.io/enforce": "baseline",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+            }},
+            opts=k8s_opts)
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=ESO_CHART,
+            chart=ESO_CHART,
+            version=ESO_CHART_VERSION,
+            namespace=ESO_NAMESPACE,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ESO_REPOSITORY),
+            values={"installCRDs": True, "replicaCount": 2, "podDisruptionBudget": {"enabled": True}},
+            atomic=True,
+            cleanup_on_fail=True,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.k8s_provider, depends_on=[namespace]))
+        self.register_outputs({"namespace": ESO_NAMESPACE})

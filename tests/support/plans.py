@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from components.core.environments import STACKS  # noqa: F401 - re-exported for the tests
 from tools.harness import PlanResult, run_stack
-
-STACKS = ("staging", "production")
 
 
 @lru_cache(maxsize=64)
