@@ -13,8 +13,9 @@ from components.alerting.routing import AlertRouting, AlertRoutingArgs
 from components.backups.archive import BackupArchive, BackupArchiveArgs
 from components.backups.dump_job import BackupDumpJob, BackupDumpJobArgs
 from components.backups.monitor import BackupMonitor, BackupMonitorArgs
-from components.compute.blue_green import BlueGreenArgs, BlueGreenService, ServiceNamespace, ServiceNamespaceArgs
+from components.compute.blue_green import BlueGreenArgs, BlueGreenService
 from components.compute.cluster import Cluster, ClusterArgs
+from components.compute.namespace import ServiceNamespace, ServiceNamespaceArgs
 from components.compute.registry import ImageRegistry, ImageRegistryArgs
 from components.core.context import AwsContext, StackContext
 from components.core.environments import environment
@@ -28,11 +29,9 @@ from components.secrets.etl_secrets import EtlSecrets, EtlSecretsArgs
 from components.secrets.external_secrets import ExternalSecretsOperator, ExternalSecretsOperatorArgs
 from components.secrets.platform_key import PlatformKey, PlatformKeyArgs
 
-settings = load_settings(present_keys=present_config_keys())
-aws_ctx = AwsContext.lookup()
+settings, aws_ctx = load_settings(present_keys=present_config_keys()), AwsContext.lookup()
 check_against_account(settings, aws_ctx.account_id, aws_ctx.region)
-secret = settings.secret_values
-ctx = StackContext(env=environment(settings.environment), aws=aws_ctx)
+secret, ctx = settings.secret_values, StackContext(env=environment(settings.environment), aws=aws_ctx)
 
 platform_key = PlatformKey("platform-key", PlatformKeyArgs(ctx, settings.secrets.kms_deletion_window_days))
 ctx = ctx.with_platform_key(platform_key.arn)
@@ -60,7 +59,7 @@ SupabaseSecrets("supabase", SupabaseSecretsArgs(
     edge_function_secrets={name: value.output() for name, value in secret.edge_function_secrets.items()},
     moved_from=secret_store))
 
-# --- observability: the ETL image registry and Sentry (projects, public DSNs, alerts paging the critical route) ---
+# --- observability: the ETL image registry, Sentry (projects, public DSNs, alerts to the critical route) ---
 image_registry = ImageRegistry("registry", ImageRegistryArgs(
     ctx, settings.registry, node_role_arn=cluster.node_role_arn))
 error_tracking = ErrorTracking("sentry", ErrorTrackingArgs(
@@ -87,7 +86,8 @@ alert_routing = AlertRouting("alerts", AlertRoutingArgs(
 ClusterMonitoring("monitoring", ClusterMonitoringArgs(
     ctx, settings.alerting, supabase=settings.supabase, k8s_provider=cluster.provider,
     pagerduty_integration_key=secret.pagerduty_integration_key, slack_webhook_url=secret.slack_webhook_url,
-    supabase_service_role_key=secret.supabase_service_role_key, etl_namespace=settings.etl.namespace))
+    supabase_service_role_key=secret.supabase_service_role_key, etl_namespace=settings.etl.namespace,
+    etl_live_service=etl.live_service_name, etl_pod_selector=etl.pod_selector))
 
 # --- logs: the Vercel log drain for this stack's target (signed with a generated secret) ---
 vercel_log_drain = VercelLogDrain("logs", VercelLogDrainArgs(ctx, settings.logs, vercel_project_id=frontend.project_id))
@@ -106,23 +106,15 @@ BackupMonitor("backup-monitor", BackupMonitorArgs(
     warning_topic_arn=alert_routing.warning_topic_arn, require_pitr=ctx.env.requires_pitr,
     recovery_window_days=settings.secrets.recovery_window_days))
 
-pulumi.export("environment", settings.environment)
-pulumi.export("liveColor", etl.live_color)
-pulumi.export("etlLiveRelease", etl.live_release)
-pulumi.export("etlIdleRelease", etl.idle_release)
-pulumi.export("vpcId", network.vpc_id)
-pulumi.export("privateSubnetIds", network.private_subnet_ids)
-pulumi.export("publicSubnetIds", network.public_subnet_ids)
-pulumi.export("clusterName", cluster.name)
-pulumi.export("kubeconfig", cluster.kubeconfig)
-pulumi.export("backupBucketName", backup_archive.bucket_name)
-pulumi.export("criticalAlertTopicArn", alert_routing.critical_topic_arn)
-pulumi.export("etlRepositoryUrl", image_registry.repository_url)
-pulumi.export("sentryWebDsn", error_tracking.web_dsn)
-pulumi.export("sentryEtlDsn", error_tracking.etl_dsn)
-pulumi.export("logDrainSigningSecret", vercel_log_drain.signing_secret)
-pulumi.export("liveUrl", frontend.live_url)
-pulumi.export("idleUrl", frontend.idle_url)
-pulumi.export("liveDeploymentId", frontend.live_deployment_id)
-pulumi.export("idleDeploymentId", frontend.idle_deployment_id)
-pulumi.export("vercelProtectionBypassSecret", frontend.protection_bypass_secret)
+outputs = {
+    "environment": settings.environment, "liveColor": etl.live_color, "etlLiveRelease": etl.live_release,
+    "etlIdleRelease": etl.idle_release, "vpcId": network.vpc_id, "privateSubnetIds": network.private_subnet_ids,
+    "publicSubnetIds": network.public_subnet_ids, "clusterName": cluster.name, "kubeconfig": cluster.kubeconfig,
+    "backupBucketName": backup_archive.bucket_name, "criticalAlertTopicArn": alert_routing.critical_topic_arn,
+    "etlRepositoryUrl": image_registry.repository_url, "sentryWebDsn": error_tracking.web_dsn,
+    "sentryEtlDsn": error_tracking.etl_dsn, "logDrainSigningSecret": vercel_log_drain.signing_secret,
+    "liveUrl": frontend.live_url, "idleUrl": frontend.idle_url, "liveDeploymentId": frontend.live_deployment_id,
+    "idleDeploymentId": frontend.idle_deployment_id, "vercelProtectionBypassSecret": frontend.protection_bypass_secret,
+}
+for output_name, value in outputs.items():
+    pulumi.export(output_name, value)

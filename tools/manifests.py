@@ -15,6 +15,7 @@ import sys
 
 import yaml
 
+from components.core.environments import STACKS
 from tools.harness import PlannedResource, PlanResult, run_stack
 
 BUILTIN_GROUPS = {"core", "apps", "batch", "policy", "networking.k8s.io", "rbac.authorization.k8s.io",
@@ -69,7 +70,7 @@ def validate(manifests: list[dict], kubernetes_version: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.manifests", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=["staging", "production"])
+    parser.add_argument("--stack", required=True, choices=STACKS)
     parser.add_argument("--validate", action="store_true")
     args = parser.parse_args(argv)
     plan = run_stack(args.stack)

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from components.core.environments import STACKS
 from tools.harness import PlannedResource, PlanResult, is_secret_wrapper, run_stack
 
 MASK = "[secret]"
@@ -145,7 +146,7 @@ def render_json(plan: PlanResult, violations: list, changes: list[Change] | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=["staging", "production"])
+    parser.add_argument("--stack", required=True, choices=STACKS)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting for this run (e.g. etl.green.image=...)")
     parser.add_argument("--compare", action="append", default=[], metavar="KEY=VALUE",

@@ -12,6 +12,7 @@ Grafana dashboards (components/alerting/dashboards/) ship as ConfigMaps the char
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -58,6 +59,8 @@ class ClusterMonitoringArgs:
     slack_webhook_url: Secret
     supabase_service_role_key: Secret
     etl_namespace: str
+    etl_live_service: str  # BlueGreenService.live_service_name
+    etl_pod_selector: Mapping[str, str]  # BlueGreenService.pod_selector
 
 
 class ClusterMonitoring(pulumi.ComponentResource):
@@ -133,7 +136,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
             metadata={"name": "etl", "namespace": MONITORING_NAMESPACE},
             spec={
                 "namespaceSelector": {"matchNames": [args.etl_namespace]},
-                "selector": {"matchLabels": {"app.kubernetes.io/name": "etl"}},
+                "selector": {"matchLabels": dict(args.etl_pod_selector)},
                 "podMetricsEndpoints": [{
                     "port": "http", "path": "/metrics", "interval": "30s",
                     # one job name for both colors, as the alert rules expect; `color` stays a label
@@ -153,7 +156,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
             spec=render_rule_groups(environment=args.ctx.environment,
                                     etl_no_success_hours=args.settings.etl_no_success_hours,
                                     runbook_base_url=args.settings.runbook_base_url,
-                                    etl_namespace=args.etl_namespace),
+                                    etl_namespace=args.etl_namespace, etl_live_service=args.etl_live_service),
             opts=crd_ready)
         for filename, content in sorted(dashboard_files().items()):
             k8s.core.v1.ConfigMap(

@@ -76,7 +76,7 @@ class AlertRouting(pulumi.ComponentResource):
                 f"{name}-{severity}",
                 name=f"kingtavo-{args.ctx.environment}-alerts-{severity}",
                 kms_master_key_id=args.ctx.key_arn,
-                tags={"kingtavo:environment": args.ctx.environment, "kingtavo:severity": severity},
+                tags=args.ctx.tags(**{"kingtavo:severity": severity}),
                 opts=pulumi.ResourceOptions(parent=self))
             aws.sns.TopicPolicy(
                 f"{name}-{severity}-publishers",

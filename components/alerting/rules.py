@@ -28,7 +28,7 @@ from string import Template
 import yaml
 
 SEVERITIES = ("critical", "warning", "none")
-ETL_LIVE_SERVICE = "etl-live"
+ETL_LIVE_SERVICE = "etl-live"  # the default; the program passes BlueGreenService.live_service_name
 # Below this request rate (per color) the 5xx share is too noisy to page on: a handful of failed requests out
 # of a dozen is 10%. A failing ETL with almost no HTTP traffic still shows up in EtlRunsFailing.
 ETL_MIN_REQUESTS_PER_SECOND = 0.1
@@ -186,10 +186,10 @@ def all_rules() -> tuple[AlertRule, ...]:
     return tuple(rule for group in RULE_GROUPS for rule in group.rules)
 
 
-def _placeholders(*, etl_namespace: str, etl_no_success_hours: int) -> dict[str, str]:
+def _placeholders(*, etl_namespace: str, etl_no_success_hours: int, etl_live_service: str) -> dict[str, str]:
     return {
         "etl_namespace": etl_namespace,
-        "etl_live_service": ETL_LIVE_SERVICE,
+        "etl_live_service": etl_live_service,
         "etl_no_success_hours": str(etl_no_success_hours),
         "etl_no_success_window": f"{etl_no_success_hours}h",
     }
@@ -221,11 +221,12 @@ def _render_rule(rule: AlertRule, *, environment: str, runbook_base_url: str,
 
 
 def render_rule_groups(*, environment: str, etl_no_success_hours: int, runbook_base_url: str,
-                       etl_namespace: str = "etl") -> dict:
+                       etl_namespace: str = "etl", etl_live_service: str = ETL_LIVE_SERVICE) -> dict:
     """The PrometheusRule `spec` ({"groups": [...]}); the same shape is a Prometheus rules file."""
     if etl_no_success_hours < 1:
         raise ValueError("etl_no_success_hours must be at least 1")
-    placeholders = _placeholders(etl_namespace=etl_namespace, etl_no_success_hours=etl_no_success_hours)
+    placeholders = _placeholders(etl_namespace=etl_namespace, etl_no_success_hours=etl_no_success_hours,
+                                 etl_live_service=etl_live_service)
     return {"groups": [
         {"name": group.name,
          "rules": [_render_rule(rule, environment=environment, runbook_base_url=runbook_base_url,

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.compute.blue_green import ServiceNamespace, ServiceNamespaceArgs
+from components.compute.namespace import ServiceNamespace, ServiceNamespaceArgs
 from components.core.context import StackContext
 from components.core.settings import BackupsSettings, SupabaseSettings
 from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs

@@ -10,8 +10,9 @@ Flipping the setting changes those two selectors and nothing else, so a switch a
 rollback are the same small, instant update. The idle color keeps as many replicas as the
 live one unless `etl.idleReplicas` says otherwise, so rolling back needs no scale-up.
 
-`ServiceNamespace` (the namespace, its service account and that account's IAM role) comes
-first, because the secret store needs the role and namespace before the Deployments exist.
+The namespace, its service account and that account's IAM role (`ServiceNamespace`,
+components/compute/namespace.py) come first, because the ETL's secrets need the role and the
+namespace before the Deployments exist.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.compute.identity import ServiceAccountRole, ServiceAccountRoleArgs
+from components.compute.namespace import ServiceNamespace
 from components.core.context import StackContext
 from components.core.settings import COLORS, EtlSettings
 
@@ -42,45 +43,6 @@ def image_version(image: str) -> str:
 
 
 @dataclass(frozen=True)
-class ServiceNamespaceArgs:
-    ctx: StackContext
-    namespace: str
-    service_account: str
-    k8s_provider: k8s.Provider
-    oidc_provider_arn: pulumi.Input[str]
-    oidc_issuer: pulumi.Input[str]
-
-
-class ServiceNamespace(pulumi.ComponentResource):
-    """A namespace under the `restricted` Pod Security Standard, a service account and its IRSA role."""
-
-    def __init__(self, name: str, args: ServiceNamespaceArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("kingtavo:compute:ServiceNamespace", name, None, opts)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata={"name": args.namespace, "labels": {
-                "app.kubernetes.io/part-of": "kingtavo",
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest",
-            }},
-            opts=k8s_opts)
-        self.role = ServiceAccountRole(f"{name}-irsa", ServiceAccountRoleArgs(
-            args.ctx, namespace=args.namespace, service_account=args.service_account,
-            oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer),
-            opts=pulumi.ResourceOptions(parent=self))
-        self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account",
-            metadata={"name": args.service_account, "namespace": self.namespace.metadata.name,
-                      "annotations": {"eks.amazonaws.com/role-arn": self.role.arn}},
-            automount_service_account_token=False,
-            opts=k8s_opts)
-        self.namespace_name = self.namespace.metadata.name
-        self.service_account_name = args.service_account
-        self.register_outputs({"namespace": self.namespace_name, "roleArn": self.role.arn})
-
-
-@dataclass(frozen=True)
 class BlueGreenArgs:
     ctx: StackContext
     settings: EtlSettings
@@ -97,7 +59,8 @@ class BlueGreenArgs:
 
 
 class BlueGreenService(pulumi.ComponentResource):
-    """Outputs: live_color, live_release, idle_release, live_service, preview_service."""
+    """Outputs: live_color, live_release, idle_release, live_service, preview_service, live_service_name,
+    pod_selector."""
 
     def __init__(self, name: str, args: BlueGreenArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:compute:BlueGreenService", name, None, opts)
@@ -130,6 +93,9 @@ class BlueGreenService(pulumi.ComponentResource):
         self.preview_service = self._service(name, "preview", idle_color, namespace, settings.port, k8s_opts)
 
         self.live_color = args.active_color
+        # What monitoring watches: the live Service by name, and every ETL pod (both colors) by label.
+        self.live_service_name = f"{APP}-live"
+        self.pod_selector = {"app.kubernetes.io/name": APP}
         self.live_release = settings.release(args.active_color).image
         self.idle_release = settings.release(idle_color).image
         self.register_outputs({"liveColor": self.live_color, "liveRelease": self.live_release,

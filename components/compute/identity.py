@@ -59,8 +59,7 @@ class ServiceAccountRole(pulumi.ComponentResource):
             description=f"IRSA role of {args.namespace}/{args.service_account}",
             assume_role_policy=pulumi.Output.all(args.oidc_provider_arn, args.oidc_issuer).apply(
                 lambda v: irsa_trust_policy(v[0], v[1], args.namespace, args.service_account)),
-            tags={"kingtavo:environment": args.ctx.environment, "kingtavo:service-account":
-                  f"{args.namespace}.{args.service_account}"},
+            tags=args.ctx.tags(**{"kingtavo:service-account": f"{args.namespace}.{args.service_account}"}),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = self.role.arn
