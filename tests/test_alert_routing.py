@@ -70,7 +70,7 @@ def test_the_pagerduty_key_never_appears_unmarked(stack):
 
 ALERT_RULE = "vercel:index/customAlertRule:CustomAlertRule"
 WEBHOOK = "vercel:index/webhook:Webhook"
-FORWARDER = "alerts-vercel-forwarder"
+FORWARDER = "alerts-vercel-forwarder-function"  # built by PythonFunction("alerts-vercel-forwarder")
 VERCEL_ALERTING_TYPES = (ALERT_RULE, WEBHOOK, "vercel:index/alertRuleWebhookNotification:AlertRuleWebhookNotification",
                          "vercel:index/alertRuleSlackNotification:AlertRuleSlackNotification")
 

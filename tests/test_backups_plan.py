@@ -88,7 +88,7 @@ def test_dump_job_runs_nightly_once_at_a_time_with_the_synced_credential(stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_dump_scripts_ship_as_the_files_the_drill_compares_against(stack):
-    from components.backups.archive import SCRIPTS_DIR
+    from components.backups.dump_job import SCRIPTS_DIR
 
     scripts = plan(stack).one("kubernetes:core/v1:ConfigMap", "backup-dump-scripts").inputs["data"]
     assert scripts["dump.sh"] == (SCRIPTS_DIR / "dump.sh").read_text()

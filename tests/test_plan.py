@@ -27,7 +27,7 @@ def test_both_stacks_plan_with_no_policy_violation(capsys, stack):
     assert code == 0
     assert out.startswith(f"Offline plan for stack '{stack}'")
     for component in ("kingtavo:network:Network network", "kingtavo:compute:Cluster cluster",
-                      "kingtavo:frontend:VercelFrontend frontend", "kingtavo:secrets:SecretStore secrets"):
+                      "kingtavo:frontend:VercelFrontend frontend", "kingtavo:secrets:EtlSecrets secrets"):
         assert component in out
     assert "aws:ec2/vpc:Vpc" in out and "aws:ec2/natGateway:NatGateway" in out
     assert "Policy pack kingtavo-secret-hygiene: no violations" in out

@@ -17,7 +17,7 @@ from tools import restore_drill
 from tools.restore_drill import fingerprint, run_drill
 
 ROOT = Path(__file__).resolve().parent.parent
-DUMP_SCRIPT = ROOT / "components" / "backup_job" / "dump.sh"
+DUMP_SCRIPT = ROOT / "components" / "backups" / "backup_job" / "dump.sh"
 SAMPLE_ROWS = """
 INSERT INTO ops.deployments (environment, color, release, git_sha, actor, status, started_at, finished_at)
 SELECT 'staging', CASE WHEN i % 2 = 0 THEN 'blue' ELSE 'green' END, 'v1.' || i || '.0', repeat('a', 40),

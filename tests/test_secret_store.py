@@ -8,7 +8,8 @@ from fnmatch import fnmatchcase
 
 import pytest
 
-from components.secrets.etl_secrets import DATABASE_KEYS, ESO_CHART_VERSION, principal_arn_patterns, resource_slug
+from components.secrets.etl_secrets import DATABASE_KEYS, principal_arn_patterns, resource_slug
+from components.secrets.external_secrets import ESO_CHART_VERSION
 from tests.support.plans import STACKS, plan
 from tools.harness import PlanResult, is_secret_wrapper, stack_config
 
@@ -23,7 +24,7 @@ ROLE = "aws:iam/role:Role"
 EXTERNAL_SECRET = "kubernetes:external-secrets.io/v1:ExternalSecret"
 SECRET_STORE_CR = "kubernetes:external-secrets.io/v1:SecretStore"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-COMPONENT = "kingtavo:secrets:SecretStore"
+COMPONENT = "kingtavo:secrets:EtlSecrets"
 ACCOUNT = "111122223333"
 
 
@@ -37,7 +38,18 @@ def _api_key_names(stack: str) -> list[str]:
 
 def _store_children(result: PlanResult, type_token: str):
     component = result.one(COMPONENT, "secrets")
-    return [r for r in result.by_type(type_token) if result.component_of(r) == component]
+    return [r for r in result.by_type(type_token) if _within(result, r, component.urn)]
+
+
+def _within(result: PlanResult, resource, ancestor_urn: str) -> bool:
+    """The resource is a descendant of the component (its rotator and Lambda builder included)."""
+    index = {r.urn: r for r in result.resources}
+    parent = resource.parent
+    while parent:
+        if parent == ancestor_urn:
+            return True
+        parent = index[parent].parent if parent in index else None
+    return False
 
 
 def _arn(result: PlanResult, type_token: str, name: str) -> str:
@@ -135,9 +147,9 @@ def test_database_credential_is_generated_secret_and_in_the_rotation_format(stac
     stored = result.one(VERSION, "secrets-database-value").raw_inputs["secretString"]
     assert is_secret_wrapper(stored)
     credential = json.loads(stored["value"])
-    etl = stack_config(stack)["kingtavo:etl"]
-    assert credential == {"engine": "postgres", "host": etl["databaseHost"], "port": etl["databasePort"],
-                          "dbname": etl["databaseName"], "username": etl["databaseUser"],
+    etl, database = stack_config(stack)["kingtavo:etl"], stack_config(stack)["kingtavo:supabase"]
+    assert credential == {"engine": "postgres", "host": database["databaseHost"], "port": database["databasePort"],
+                          "dbname": database["databaseName"], "username": etl["databaseUser"],
                           "password": password.outputs["result"]}
 
 

@@ -28,7 +28,13 @@ from typing import Any
 
 import yaml
 
-from tools.mocks import DEFAULT_REGION, FAKE_ACCOUNT_ID, MockAdapter, vercel_project_id  # noqa: F401 - re-exported
+from tools.mocks import (  # noqa: F401 - re-exported for the tests
+    DEFAULT_REGION,
+    FAKE_ACCOUNT_ID,
+    MockAdapter,
+    vercel_deployment,
+    vercel_project_id,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "kingtavo"

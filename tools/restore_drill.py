@@ -5,7 +5,7 @@
     python -m tools.restore_drill --environment staging --dump backup.dump --manifest backup.manifest.json
 
 Every dump the nightly job takes comes with a manifest written in the dump's own snapshot
-(components/backup_job/dump.sh and fingerprint.sql): per table its row count, an md5 of its
+(components/backups/backup_job/dump.sh and fingerprint.sql): per table its row count, an md5 of its
 rows in primary-key order and whether row level security is on, and the applied migration
 versions. The drill restores the dump with `pg_restore`, fingerprints the restored copy with
 the same SQL, and compares table by table. It measures the restore time and the data gap
@@ -29,7 +29,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
-FINGERPRINT_SQL = ROOT / "components" / "backup_job" / "fingerprint.sql"
+FINGERPRINT_SQL = ROOT / "components" / "backups" / "backup_job" / "fingerprint.sql"
 DEFAULT_SCHEMAS = "public,ops,ops_private"
 
 
