@@ -12,6 +12,8 @@ the stack recorded. Every declared resource is looked up by URN in the state:
   the state's `__defaults`) and bookkeeping keys (`__...`) are not compared; a secret the export holds as
   ciphertext is compared by presence only, one exported with `--show-secrets` by value.
 
+Provider resources (`pulumi:providers:*`, their credentials and kubeconfig) and components are not compared.
+
 The report is `tools.drift`'s (names and property paths, never values; routing resources are critical),
 so a drift the nightly check found can be reproduced and reviewed offline. Exit codes: 0 no drift, 1 drift,
 2 invalid settings or an unreadable state file.
