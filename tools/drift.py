@@ -235,26 +235,34 @@ def main(argv: list[str] | None = None) -> int:
     post_cmd.add_argument("--webhook-env", default="SLACK_WEBHOOK_URL")
     args = parser.parse_args(argv)
 
+    return _post_command(args) if args.command == "post" else _report_command(args)
+
+
+def _post_command(args: argparse.Namespace) -> int:
+    url = os.environ.get(args.webhook_env, "")
+    if not url:
+        print(f"drift: ${args.webhook_env} is not set: cannot post to Slack", file=sys.stderr)
+        return 2
     try:
-        if args.command == "post":
-            url = os.environ.get(args.webhook_env, "")
-            if not url:
-                print(f"drift: ${args.webhook_env} is not set: cannot post to Slack", file=sys.stderr)
-                return 2
-            post(url, _read_json(args.message, "message"))
-            print("drift: posted to Slack")
-            return 0
-        if Path(args.preview).stat().st_size == 0:
+        post(url, _read_json(args.message, "message"))
+    except (DriftInputError, RuntimeError) as error:
+        print(f"drift: {error}", file=sys.stderr)
+        return 2
+    print("drift: posted to Slack")
+    return 0
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    """Always writes a report (an `error` one when the preview output is missing or unreadable)."""
+    preview = Path(args.preview)
+    try:
+        if not preview.is_file() or preview.stat().st_size == 0:
             report = DriftReport(args.stack, error=f"pulumi preview printed nothing (exit code "
                                                    f"{args.preview_exit_code}): the check did not run")
         else:
             report = from_preview(_read_json(args.preview, "preview"), args.stack, args.preview_exit_code)
-    except FileNotFoundError:
-        print(f"drift: preview {args.preview}: no such file", file=sys.stderr)
-        return 2
-    except (DriftInputError, ValueError, RuntimeError) as error:
-        print(f"drift: {error}", file=sys.stderr)
-        return 2
+    except ValueError as error:  # DriftInputError, a URN that is not one
+        report = DriftReport(args.stack, error=f"unreadable preview output: {error}")
     write_outputs(report, args.out, args.slack_out, args.run_url, args.runbook_url)
     print(render_text(report))
     return {"clean": 0, "drift": 1, "critical": 1}.get(report.status, 2)
