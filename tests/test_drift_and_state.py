@@ -380,3 +380,39 @@ def test_input_that_is_not_an_export_is_named(document, message):
     done = run_tool("tools.state_check", "-", stdin=document)
     assert done.returncode == 2
     assert message in done.stderr
+
+
+# --- the recovery runbook, tested where it can be --------------------------------------------------------------
+
+RUNBOOK = ROOT / "docs" / "runbooks" / "failed-update.md"
+
+
+def test_the_runbook_covers_every_finding_and_the_commands_the_tool_recommends():
+    text = RUNBOOK.read_text()
+    kinds = ["pending-create", "pending-update", "pending-delete", "pending-read", "pending-import",
+             "pending-delete-after-replace", "pending-replacement", "init-errors"]
+    assert [kind for kind in kinds if f"`{kind}`" not in text] == []
+    for command in ("pulumi refresh --stack \"$STACK\" --clear-pending-creates", "--import-pending-creates",
+                    "pulumi stack export", "pulumi stack import", "pulumi cancel", "--target",
+                    "python -m tools.state_check", "python -m tools.against", "## A locked stack",
+                    "## A resource stuck in replacement", "## A failed flip", "## Drift"):
+        assert command in text, command
+    assert state_check.RUNBOOK == "docs/runbooks/failed-update.md"
+
+
+def test_the_runbooks_state_edit_clears_pending_operations(tmp_path, clean_state):
+    """The runbook's Python snippet, run on a crafted export with pending creates, leaves a healthy state."""
+    text = RUNBOOK.read_text()
+    snippet = text.split("python - <<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    alias = resource(clean_state, LIVE_ALIAS)
+    clean_state["deployment"]["pending_operations"] = [
+        {"type": "creating", "resource": {"urn": alias["urn"], "type": alias["type"], "custom": True}},
+        {"type": "deleting", "resource": {"urn": SG_URN, "custom": True}}]
+    (tmp_path / "state.json").write_text(json.dumps(clean_state))
+    assert run_tool("tools.state_check", str(tmp_path / "state.json")).returncode == 1
+    done = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"dropping creating {alias['urn']}", f"dropping deleting {SG_URN}"]
+    fixed = json.loads((tmp_path / "state.fixed.json").read_text())
+    assert fixed["deployment"]["resources"] == clean_state["deployment"]["resources"]
+    assert run_tool("tools.state_check", str(tmp_path / "state.fixed.json")).returncode == 0
