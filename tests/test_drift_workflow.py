@@ -48,7 +48,8 @@ def test_drift_runs_nightly_and_on_demand_per_stack(workflows, drift_job):
     assert drift_job["strategy"]["fail-fast"] is False
     assert "'[\"staging\", \"production\"]'" in drift_job["strategy"]["matrix"]["stack"]
     assert drift_job["environment"]["name"] == "drift-${{ matrix.stack }}"
-    assert drift_job["concurrency"] == {"group": "pulumi-${{ matrix.stack }}", "cancel-in-progress": False}
+    # not the deploys' group: a queued check must never cancel a queued deploy
+    assert drift_job["concurrency"] == {"group": "drift-${{ matrix.stack }}", "cancel-in-progress": False}
 
 
 def test_drift_uses_only_read_only_credentials_and_writes_nothing(workflows, drift_job):
