@@ -100,3 +100,28 @@ def test_a_leak_planted_in_a_copy_of_the_stack_settings_fails_the_gate(tmp_path)
     assert {v.policy_name for v in violations} >= {"vercel-public-env-no-secrets"}
     assert all(v.mandatory for v in violations)
     assert not any(leaked in v.message for v in violations)
+
+
+def test_routing_urns_are_exactly_the_four_resources_a_flip_changes(capsys):
+    code, out, _ = _run(capsys, "--stack", "production", "--routing-urns")
+    assert code == 0
+    assert [urn.rsplit("::", 1)[1] for urn in out.split()] == [
+        "etl-live-service", "etl-preview-service", "frontend-idle-alias", "frontend-live-alias"]
+
+
+def test_against_an_exported_state_reports_drift_and_a_clean_one_passes(capsys, tmp_path):
+    import json
+
+    from tools.against import state_from_plan
+    from tools.harness import run_stack
+
+    state = state_from_plan(run_stack("staging"))
+    clean = tmp_path / "clean.json"
+    clean.write_text(json.dumps(state))
+    assert _run(capsys, "--stack", "staging", "--against", str(clean))[0] == 0
+    service = next(r for r in state["deployment"]["resources"] if r["urn"].endswith("::etl-live-service"))
+    service["inputs"]["spec"]["selector"]["color"] = "green"
+    drifted = tmp_path / "drifted.json"
+    drifted.write_text(json.dumps(state))
+    code, out, _ = _run(capsys, "--stack", "staging", "--against", str(drifted))
+    assert code == 1 and "etl-live-service" in out

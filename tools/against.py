@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="the report as JSON")
     args = parser.parse_args(argv)
 
-    from components.settings import SettingsError
+    from components.core.settings import SettingsError
     from tools.harness import run_stack
 
     try:

@@ -103,6 +103,7 @@ def render_text(plan: PlanResult, violations: list, changes: list[Change] | None
             lines.append(f"    {r.type:<62} {r.name}{flags}")
         lines.append("")
     lines.append(f"{len(declared)} resources, {sum(r.protect for r in declared)} protected")
+    lines.append(placeholder_line(plan.stack))
     lines.append("")
     lines.append("Outputs:")
     for name in sorted(plan.outputs):
@@ -117,6 +118,16 @@ def render_text(plan: PlanResult, violations: list, changes: list[Change] | None
             detail = f"  ({', '.join(change.paths)})" if change.paths else ""
             lines.append(f"    {change.kind:<7} {change.type} {change.name}{detail}")
     return "\n".join(lines)
+
+
+def placeholder_line(stack: str) -> str:
+    from tools.readiness import check
+
+    count = len(check(stack))
+    if not count:
+        return "Readiness: no placeholder left (python -m tools.readiness)"
+    return (f"Readiness: {count} setting(s) still hold a placeholder; `python -m tools.readiness --stack {stack}` "
+            f"lists them (a real deploy refuses them)")
 
 
 def render_violations(violations: list) -> list[str]:
@@ -144,6 +155,31 @@ def render_json(plan: PlanResult, violations: list, changes: list[Change] | None
     return json.dumps(document, indent=2, sort_keys=True, default=str)
 
 
+def routing_urns(plan: PlanResult, overrides: list[str]) -> list[str]:
+    """The resources that read `kingtavo:activeColor`: those whose inputs change when the color flips."""
+    from components.core.settings import Colors
+
+    flipped = run_stack(plan.stack, [*overrides, f"activeColor={Colors.of(plan.outputs['liveColor']).idle}"])
+    names = {(c.type, c.name) for c in compare(plan, flipped)}
+    return sorted(r.urn for r in plan.resources if (r.type, r.name) in names and not r.read)
+
+
+def _against(plan: PlanResult, path: str) -> int:
+    from tools.against import compare_with_state
+    from tools.drift import DriftReport
+    from tools.drift import render_text as render_drift
+    from tools.state_check import StateError, load_state
+
+    try:
+        state = load_state(path)
+    except StateError as error:
+        print(f"--against {path}: {error}", file=sys.stderr)
+        return 2
+    drifts = compare_with_state(plan, {"deployment": state})
+    print(render_drift(DriftReport(plan.stack, drifts, source="state")))
+    return 1 if drifts else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, choices=STACKS)
@@ -152,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="append", default=[], metavar="KEY=VALUE",
                         help="run again with this override and list the resources whose inputs change")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--against", metavar="STATE.json",
+                        help="compare the plan with an exported stack state (`pulumi stack export`): the drift")
+    parser.add_argument("--routing-urns", action="store_true",
+                        help="print the URNs of the resources a flip of activeColor changes (for `pulumi up --target`)")
     args = parser.parse_args(argv)
 
     from components.core.settings import SettingsError
@@ -162,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"stack {args.stack}: {error}", file=sys.stderr)
         return 2
+    if args.routing_urns:
+        for urn in routing_urns(plan, args.overrides):
+            print(urn)
+        return 0
+    if args.against:
+        return _against(plan, args.against)
     violations = policy_verdicts(plan)
     print(render_json(plan, violations, changes) if args.json else render_text(plan, violations, changes,
                                                                                  args.compare))
