@@ -16,7 +16,7 @@ from components.backups.monitor import BackupMonitor, BackupMonitorArgs
 from components.compute.blue_green import BlueGreenArgs, BlueGreenService
 from components.compute.cluster import Cluster, ClusterArgs
 from components.compute.namespace import ServiceNamespace, ServiceNamespaceArgs
-from components.compute.registry import ImageRegistry, ImageRegistryArgs
+from components.core.bootstrap import BootstrapOutputs
 from components.core.context import AwsContext, StackContext
 from components.core.environments import environment
 from components.core.settings import check_against_account, load_settings, present_config_keys
@@ -35,12 +35,14 @@ secret, ctx = settings.secret_values, StackContext(env=environment(settings.envi
 
 platform_key = PlatformKey("platform-key", PlatformKeyArgs(ctx, settings.secrets.kms_deletion_window_days))
 ctx = ctx.with_platform_key(platform_key.arn)
+bootstrap = BootstrapOutputs(settings.bootstrap)  # CI roles and the image registry, from the bootstrap project
 network = Network("network", NetworkArgs(ctx, settings.network, cluster_name=settings.cluster.name))
 
 # --- compute: the EKS cluster and the ETL service's namespace, identity and blue/green pair ---
 cluster = Cluster("cluster", ClusterArgs(
     ctx, settings.cluster, private_subnet_ids=network.private_subnet_ids,
-    kms_deletion_window_days=settings.secrets.kms_deletion_window_days))
+    kms_deletion_window_days=settings.secrets.kms_deletion_window_days,
+    deploy_role_arn=bootstrap.deploy_role_arn, preview_role_arn=bootstrap.preview_role_arn))
 etl_namespace = ServiceNamespace("etl", ServiceNamespaceArgs(
     ctx, namespace=settings.etl.namespace, service_account="etl", k8s_provider=cluster.provider,
     oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer))
@@ -59,9 +61,7 @@ SupabaseSecrets("supabase", SupabaseSecretsArgs(
     edge_function_secrets={name: value.output() for name, value in secret.edge_function_secrets.items()},
     moved_from=secret_store))
 
-# --- observability: the ETL image registry, Sentry (projects, public DSNs, alerts to the critical route) ---
-image_registry = ImageRegistry("registry", ImageRegistryArgs(
-    ctx, settings.registry, node_role_arn=cluster.node_role_arn))
+# --- observability: Sentry (projects, public DSNs, alerts paging the critical route) ---
 error_tracking = ErrorTracking("sentry", ErrorTrackingArgs(
     ctx, settings.sentry, auth_token=secret.sentry_auth_token))
 
@@ -111,7 +111,7 @@ outputs = {
     "etlIdleRelease": etl.idle_release, "vpcId": network.vpc_id, "privateSubnetIds": network.private_subnet_ids,
     "publicSubnetIds": network.public_subnet_ids, "clusterName": cluster.name, "kubeconfig": cluster.kubeconfig,
     "backupBucketName": backup_archive.bucket_name, "criticalAlertTopicArn": alert_routing.critical_topic_arn,
-    "etlRepositoryUrl": image_registry.repository_url, "sentryWebDsn": error_tracking.web_dsn,
+    "etlRepositoryUrl": bootstrap.etl_repository_url, "sentryWebDsn": error_tracking.web_dsn,
     "sentryEtlDsn": error_tracking.etl_dsn, "logDrainSigningSecret": vercel_log_drain.signing_secret,
     "liveUrl": frontend.live_url, "idleUrl": frontend.idle_url, "liveDeploymentId": frontend.live_deployment_id,
     "idleDeploymentId": frontend.idle_deployment_id, "vercelProtectionBypassSecret": frontend.protection_bypass_secret,

@@ -36,7 +36,6 @@ PROJECT_DOMAIN = "vercel:index/projectDomain:ProjectDomain"
 BYPASS = "vercel:index/projectProtectionBypass:ProjectProtectionBypass"
 K8S_SERVICE = "kubernetes:core/v1:Service"
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
-TARGET = {"staging": "preview", "production": "production"}
 ECR = "111122223333.dkr.ecr.eu-central-1.amazonaws.com/kingtavo/etl"
 
 # The config secret (harness key) behind each server-side variable.
@@ -154,13 +153,33 @@ def test_no_vercel_object_is_declared_by_both_stacks():
 # --- environment variables -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_each_variable_targets_only_its_stack_s_environment(stack):
-    variables = _variables(plan(stack))
+def test_production_variables_target_only_production():
+    variables = _variables(plan("production"))
     assert variables
     for key, variable in variables.items():
-        assert variable.inputs["targets"] == [TARGET[stack]], key
+        assert variable.inputs["targets"] == ["production"], key
+        assert "gitBranch" not in variable.inputs and "customEnvironmentIds" not in variable.inputs, key
+
+
+def test_staging_secrets_reach_only_staging_s_own_environment_never_a_branch_preview():
+    """Staging deploys into its Vercel custom environment: its sensitive variables live only there, so a
+    feature branch's preview build (Vercel's `preview` target) gets none of them; public ones it may have."""
+    result = plan("staging")
+    [custom] = result.by_type("vercel:index/customEnvironment:CustomEnvironment")
+    assert custom.inputs["name"] == "staging" and "branchTracking" not in custom.inputs
+    variables = _variables(result)
+    sensitive = {k: v for k, v in variables.items() if v.inputs["sensitive"]}
+    assert {"SUPABASE_SERVICE_ROLE_KEY", "SENTRY_AUTH_TOKEN", "STRIPE_SECRET_KEY"} <= set(sensitive)
+    custom_ids = {tuple(v.inputs["customEnvironmentIds"]) for v in variables.values()}
+    assert len(custom_ids) == 1 and next(iter(custom_ids))[0].startswith("cus_")  # the mock's id of `custom`
+    for key, variable in variables.items():
         assert "gitBranch" not in variable.inputs, key
+        if variable.inputs["sensitive"]:
+            assert "targets" not in variable.inputs, f"{key} would reach every preview branch"
+        else:
+            assert variable.inputs["targets"] == ["preview"], key
+    for deployment in result.by_type("vercel:index/deployment:Deployment"):
+        assert deployment.inputs["customEnvironmentId"] == next(iter(custom_ids))[0]
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -11,9 +11,9 @@ from tests.support.plans import STACKS
 from tools import readiness
 from tools.harness import ROOT
 
-EXPECTED = {"kingtavo:bootstrap", "kingtavo:cluster.publicAccessCidrs[0]", "kingtavo:etl.blue.image",
+EXPECTED = {"kingtavo:cluster.publicAccessCidrs[0]", "kingtavo:etl.blue.image",
             "kingtavo:etl.green.image", "kingtavo:supabase.anonKey", "kingtavo:supabase.projectRef",
-            "kingtavo:supabase.url", "kingtavo:supabase.databaseHost", "kingtavo:alerting.slackTeamId",
+            "kingtavo:supabase.url", "kingtavo:alerting.slackTeamId",
             "kingtavo:alerting.slackChannelId", "kingtavo:sentry.pagerdutyIntegrationId",
             "kingtavo:sentry.pagerdutyServiceId", "kingtavo:logs.vercelDrainEndpoint"}
 
@@ -32,14 +32,17 @@ def _real_looking_copy(stack: str, tmp_path):
     """The stack file with every placeholder replaced by a value of the right shape, comments dropped."""
     config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     ref = "abcdefghijklmnopqrst"
-    config["kingtavo:bootstrap"] = "kingtavo/kingtavo-bootstrap/main"
+    (tmp_path / "bootstrap").mkdir()
+    for name in {ref.rsplit("/", 1)[1] for ref in config["kingtavo:bootstrap"].values()}:
+        text = (ROOT / "bootstrap" / f"Pulumi.{name}.yaml").read_text()
+        (tmp_path / "bootstrap" / f"Pulumi.{name}.yaml").write_text(
+            text.replace("111122223333", "210987654321").replace("# placeholder", ""))
     config["kingtavo:cluster"]["publicAccessCidrs"] = ["85.214.132.0/24"]
     for color in ("blue", "green"):
         image = config["kingtavo:etl"][color]["image"]
         config["kingtavo:etl"][color]["image"] = image.replace("111122223333", "210987654321")
     config["kingtavo:supabase"].update({
-        "projectRef": ref, "url": f"https://{ref}.supabase.co", "anonKey": "sb_publishable_Zm9vYmFyYmF6cXV4",
-        "databaseHost": "aws-0-eu-central-1.pooler.supabase.com"})
+        "projectRef": ref, "url": f"https://{ref}.supabase.co", "anonKey": "sb_publishable_Zm9vYmFyYmF6cXV4"})
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     return tmp_path
 
@@ -57,6 +60,12 @@ def test_a_copy_with_real_looking_values_is_ready(stack, tmp_path):
 def test_each_placeholder_shape_is_caught(value, reason):
     [finding] = readiness.value_findings("kingtavo:x.y", value)
     assert reason in finding.reason and finding.key == "kingtavo:x.y"
+
+
+def test_a_missing_bootstrap_stack_is_named(tmp_path):
+    findings = readiness.bootstrap_findings({"stack": "kingtavo/kingtavo-bootstrap/qa"}, tmp_path)
+    assert [str(f) for f in findings] == [
+        "kingtavo:bootstrap.stack: names bootstrap stack 'qa', but bootstrap/Pulumi.qa.yaml does not exist"]
 
 
 def test_a_comment_marks_a_placeholder_with_its_nested_key(tmp_path):

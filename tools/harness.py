@@ -17,6 +17,7 @@ mocked on purpose rather than silently answered with nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import runpy
@@ -295,6 +296,32 @@ def build_config(stack: str, overrides: list[str] | tuple[str, ...] = (), root: 
     return config, secret_values
 
 
+BOOTSTRAP_ROOT = ROOT / "bootstrap"
+BOOTSTRAP_PROJECT = "kingtavo-bootstrap"
+
+
+def referenced_stack_outputs(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The outputs of the bootstrap stacks the main stack references, from their own offline plans.
+
+    So the main plan consumes exactly what the bootstrap plan exports, names included: a renamed
+    output fails the main plan here as `require_output` would fail a real `pulumi up`.
+    """
+    names = sorted({name for name in (config.get(f"{PROJECT}:bootstrap") or {}).values() if isinstance(name, str)})
+    return {name: dict(_bootstrap_outputs(name)) for name in names}
+
+
+@functools.cache
+def _bootstrap_outputs(qualified: str) -> tuple[tuple[str, Any], ...]:
+    org, project, stack = qualified.split("/")
+    if project != BOOTSTRAP_PROJECT:
+        raise NotImplementedError(f"the offline plan only answers StackReferences to {BOOTSTRAP_PROJECT}, not "
+                                  f"{qualified!r}")
+    if str(BOOTSTRAP_ROOT) not in sys.path:
+        sys.path.insert(0, str(BOOTSTRAP_ROOT))
+    result = run_stack(stack, root=BOOTSTRAP_ROOT)
+    return tuple(sorted(result.outputs.items()))
+
+
 def run_stack(stack: str, overrides: list[str] | tuple[str, ...] = (), root: Path = ROOT,
               secrets: Mapping[str, Any] | None = None) -> PlanResult:
     """Run `__main__.py` for a stack under the mock engine and return what it registered.
@@ -308,7 +335,7 @@ def run_stack(stack: str, overrides: list[str] | tuple[str, ...] = (), root: Pat
     engine_config = {key: _engine_value(value) for key, value in {**config, **secret_values}.items()}
     region = str(config.get("aws:region", DEFAULT_REGION))
 
-    mocks = MockAdapter.build(region)
+    mocks = MockAdapter.build(region, referenced_stack_outputs(config) if root == ROOT else None)
     monitor = _make_monitor(mocks)
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)

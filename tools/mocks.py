@@ -45,8 +45,10 @@ def availability_zones(region: str) -> dict:
 class KingtavoMocks:
     """Realistic answers for the invokes the program makes and outputs for the resources it declares."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None):
         self.region = region
+        # fully qualified stack name -> its outputs, for `pulumi.StackReference` (see tools/harness.py)
+        self.stack_outputs = dict(stack_outputs or {})
 
     # Invokes -----------------------------------------------------------------------------------------------
     def call(self, args):
@@ -90,6 +92,12 @@ class KingtavoMocks:
 
     def _specific_outputs(self, typ: str, name: str, outputs: dict, resource_id: str) -> dict:
         region = self.region
+        if typ == "pulumi:pulumi:StackReference":
+            stack = outputs.get("name", name)
+            if stack not in self.stack_outputs:
+                raise NotImplementedError(f"the offline plan cannot answer StackReference {stack!r}: it knows "
+                                          f"{sorted(self.stack_outputs) or 'no stack'}")
+            return {"__id": stack, "outputs": dict(self.stack_outputs[stack]), "secretOutputNames": []}
         if typ == "aws:kms/key:Key":
             key_id = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
             key_id = f"{key_id[:8]}-{key_id[8:12]}-{key_id[12:16]}-{key_id[16:20]}-{key_id[20:32]}"
@@ -98,7 +106,9 @@ class KingtavoMocks:
             return {"__id": "vpc-0fa1e0000000000a1", "defaultSecurityGroupId": "sg-0default0000000001"}
         if typ == "aws:eks/cluster:Cluster":
             cluster = outputs.get("name", name)
-            issuer = f"https://oidc.eks.{region}.amazonaws.com/id/FAKE0123456789ABCDEF0123456789AB"
+            # each cluster has its own issuer id (32 upper-case hex characters), as EKS gives it
+            issuer_id = hashlib.md5(cluster.encode(), usedforsecurity=False).hexdigest().upper()
+            issuer = f"https://oidc.eks.{region}.amazonaws.com/id/{issuer_id}"
             return {"__id": cluster, "endpoint": f"https://FAKE0123456789.gr7.{region}.eks.amazonaws.com",
                     "certificateAuthority": {"data": "ZmFrZS1jbHVzdGVyLWNh"},
                     "identities": [{"oidcs": [{"issuer": issuer}]}],
@@ -192,10 +202,10 @@ class MockAdapter:
     """Adapts KingtavoMocks to pulumi's abstract Mocks class (imported lazily to keep module import cheap)."""
 
     @staticmethod
-    def build(region: str):
+    def build(region: str, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None):
         from pulumi.runtime import Mocks
 
-        inner = KingtavoMocks(region)
+        inner = KingtavoMocks(region, stack_outputs)
 
         class Adapter(Mocks):
             def call(self, args):

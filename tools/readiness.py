@@ -13,7 +13,9 @@ range on the API endpoint, an example account in the image names). This check fi
 - `placeholder` / `example` / `changeme` markers (and their truncated forms) in any string;
 - any value whose line in the stack file carries the comment `# placeholder` (for ids that look
   real but are not, like Slack and Sentry ids): remove the comment when you set the real value;
-- prerequisites: the bootstrap stack the program reads its registry and roles from is named.
+- prerequisites: the bootstrap stacks the program reads its registry and CI roles from
+  (`kingtavo:bootstrap`) exist in bootstrap/ and hold no placeholder themselves (an example
+  account id there would put every CI role in the wrong account).
 
 The deploy workflows run it before `pulumi up`; `make plan` keeps working on placeholders and
 reports how many remain. No library knows our placeholder conventions, hence this small module.
@@ -41,8 +43,7 @@ EXAMPLE_ACCOUNTS = ("111122223333", "123456789012", "444455556666", "00000000000
 MARKER = re.compile(r"placeho?l?d?e?r|placehd|example|changeme|replace[-_ ]?me|\btodo\b", re.IGNORECASE)
 TOKEN_SEPARATORS = re.compile(r"[\s,;\[\]\"'=()]+")
 PLACEHOLDER_COMMENT = re.compile(r"#\s*placeholder\b", re.IGNORECASE)
-REQUIRED_PREREQUISITES = {"kingtavo:bootstrap": "the bootstrap stack to read the registry and CI roles from "
-                                                "(e.g. kingtavo/kingtavo-bootstrap/<account>); see bootstrap/"}
+BOOTSTRAP_PROJECT = "kingtavo-bootstrap"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,31 @@ def commented_placeholders(text: str) -> list[Finding]:
     return findings
 
 
+def bootstrap_findings(references: Any, root: Path) -> list[Finding]:
+    """The bootstrap stacks named in `kingtavo:bootstrap` exist and are ready themselves."""
+    if not isinstance(references, dict) or not references:
+        return [Finding("kingtavo:bootstrap", "is not set: name the bootstrap stacks (stack, registryStack)")]
+    findings = []
+    for field, qualified in sorted(references.items()):
+        key = f"kingtavo:bootstrap.{field}"
+        parts = str(qualified).split("/")
+        if len(parts) != 3 or parts[1] != BOOTSTRAP_PROJECT:
+            findings.append(Finding(key, f"expected <org>/{BOOTSTRAP_PROJECT}/<stack>"))
+            continue
+        path = root / "bootstrap" / f"Pulumi.{parts[2]}.yaml"
+        if not path.exists():
+            findings.append(Finding(key, f"names bootstrap stack {parts[2]!r}, but bootstrap/{path.name} does "
+                                         f"not exist"))
+            continue
+        text = path.read_text()
+        for top, value in ((yaml.safe_load(text) or {}).get("config") or {}).items():
+            for leaf_key, leaf in _walk(value, top):
+                findings.extend(Finding(f"bootstrap/{path.name}: {f.key}", f.reason)
+                                for f in value_findings(leaf_key, leaf))
+        findings.extend(Finding(f"bootstrap/{path.name}: {f.key}", f.reason) for f in commented_placeholders(text))
+    return findings
+
+
 def check(stack: str, root: Path = ROOT) -> list[Finding]:
     path = root / f"Pulumi.{stack}.yaml"
     text = path.read_text()
@@ -110,9 +136,7 @@ def check(stack: str, root: Path = ROOT) -> list[Finding]:
         for key, leaf in _walk(value, top):
             findings.extend(value_findings(key, leaf))
     findings.extend(commented_placeholders(text))
-    for key, what in REQUIRED_PREREQUISITES.items():
-        if key not in config:
-            findings.append(Finding(key, f"is not set: {what}"))
+    findings.extend(bootstrap_findings(config.get("kingtavo:bootstrap"), root))
     unique = {str(f): f for f in findings}
     return sorted(unique.values(), key=lambda f: (f.key, f.reason))
 

@@ -25,6 +25,9 @@ class Environment:
     name: str
     # Vercel's environment whose variables this stack manages and to which it deploys.
     vercel_target: str
+    # A Vercel custom environment of this name holds the stack's variables and deployments instead, so
+    # its secrets never reach other builds of the same target (staging's never reach feature previews).
+    vercel_custom_environment: str | None
     # The stack that declares (and protects) the shared Vercel project; the others look it up by name.
     owns_vercel_project: bool
     # Stateful resources (keys, secrets, the VPC, the cluster, archives) are protected from deletion.
@@ -40,10 +43,12 @@ class Environment:
 
 ENVIRONMENTS: dict[str, Environment] = {
     "staging": Environment(
-        name="staging", vercel_target="preview", owns_vercel_project=False, protect=False,
+        name="staging", vercel_target="preview", vercel_custom_environment="staging", owns_vercel_project=False,
+        protect=False,
         pages_on_vercel_errors=False, minimums=Minimums()),
     "production": Environment(
-        name="production", vercel_target="production", owns_vercel_project=True, protect=True,
+        name="production", vercel_target="production", vercel_custom_environment=None, owns_vercel_project=True,
+        protect=True,
         pages_on_vercel_errors=True,
         minimums=Minimums(node_min_size=2, nat_per_zone=True, point_in_time_recovery=True)),
 }

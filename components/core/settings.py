@@ -235,6 +235,26 @@ class NetworkSettings(Plane):
         return self
 
 
+class AddonVersions(Plane):
+    """EKS managed add-on versions (`aws eks describe-addon-versions --kubernetes-version <v>` lists them)."""
+
+    vpc_cni: str = Field("v1.19.5-eksbuild.3", pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$")
+    coredns: str = Field("v1.12.1-eksbuild.2", pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$")
+    kube_proxy: str = Field("v1.33.0-eksbuild.2", pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$")
+    pod_identity_agent: str = Field("v1.3.7-eksbuild.2", pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$")
+
+
+IamRoleArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")]
+
+
+class OperatorAccess(Plane):
+    """A person's (or team's) IAM role and what it may do in the cluster (an EKS access policy)."""
+
+    role_arn: IamRoleArn
+    access: Literal["view", "edit", "admin", "cluster-admin"] = "view"
+    namespaces: list[str] = Field(default_factory=list)  # empty: the whole cluster
+
+
 class ClusterSettings(Plane):
     name: str = Field("kingtavo", pattern=r"^[a-z][a-z0-9-]{1,30}$")
     kubernetes_version: str = Field(pattern=r"^1\.(2[89]|3[0-9])$")
@@ -245,6 +265,8 @@ class ClusterSettings(Plane):
     node_disk_size_gb: int = Field(50, ge=20, le=1000)
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
     log_retention_days: LogRetentionDays = 90
+    addon_versions: AddonVersions = Field(default_factory=AddonVersions)
+    operators: list[OperatorAccess] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _sizes_ordered(self) -> ClusterSettings:
@@ -342,10 +364,27 @@ class SupabaseSettings(Plane):
     edge_function_secret_names: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = Field(
         default_factory=list)
     api_url: HttpsUrl = "https://api.supabase.com"
-    # Where the database is reached (the ETL service and the backup dump job both connect here).
-    database_host: str = Field(min_length=1)
+    # Where the database is reached (the ETL service, the backup dump job and the rotation connect here).
+    # The VPC is IPv4 and `db.<ref>.supabase.co` is IPv6-only, so by default they go through Supabase's
+    # pooler (Supavisor, session mode on 5432), whose user names are `<role>.<projectRef>`.
+    region: str = Field(pattern=r"^[a-z]{2}-[a-z]+-[0-9]$")
+    connection: Literal["pooler", "direct"] = "pooler"
+    database_host: str | None = Field(None, min_length=1)
     database_port: int = Field(5432, ge=1, le=65535)
     database_name: str = "postgres"
+
+    @property
+    def host(self) -> str:
+        """The database host: `databaseHost` if set, else the pooler of the project's region (or the direct host)."""
+        if self.database_host:
+            return self.database_host
+        if self.connection == "pooler":
+            return f"aws-0-{self.region}.pooler.supabase.com"
+        return f"db.{self.project_ref}.supabase.co"
+
+    def login_user(self, role: str) -> str:
+        """The user name to log in as `role`: the pooler needs `<role>.<projectRef>`."""
+        return f"{role}.{self.project_ref}" if self.connection == "pooler" else role
 
     @model_validator(mode="after")
     def _names(self) -> SupabaseSettings:
@@ -415,10 +454,19 @@ ECR_HOST = re.compile(r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+
 
 
 class RegistrySettings(Plane):
+    """The ETL image repository, declared by the bootstrap project: every etl.*.image must name it."""
+
     repository_name: str = Field("kingtavo/etl", pattern=r"^[a-z0-9]+(?:[._/-][a-z0-9]+)*$")
-    ci_push_role_name: str = Field("kingtavo-ci-image-push", pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")
-    keep_release_images: int = Field(30, ge=2, le=1000)
-    untagged_expiry_days: int = Field(7, ge=1, le=365)
+
+
+StackName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")]
+
+
+class BootstrapSettings(Plane):
+    """The bootstrap stacks this stack reads its CI roles and the image registry from (org/project/stack)."""
+
+    stack: StackName
+    registry_stack: StackName
 
 
 @dataclass(frozen=True)
@@ -453,6 +501,7 @@ class Settings:
     backups: BackupsSettings
     sentry: SentrySettings
     registry: RegistrySettings
+    bootstrap: BootstrapSettings
     logs: LogsSettings
     secret_values: StackSecrets  # the secret config values (`secrets` is the rotation plane)
 
@@ -481,6 +530,7 @@ PLANES: dict[str, type[Plane]] = {
     "backups": BackupsSettings,
     "sentry": SentrySettings,
     "registry": RegistrySettings,
+    "bootstrap": BootstrapSettings,
     "logs": LogsSettings,
 }
 # Secret top-level keys (camelCase, as in Pulumi.yaml) -> the non-secret list that names their entries, if any.

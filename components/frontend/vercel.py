@@ -136,10 +136,12 @@ class VercelFrontend(pulumi.ComponentResource):
         variables = frontend_variables(args)  # raises before this component or any child is registered
         super().__init__("kingtavo:frontend:VercelFrontend", name, None, opts)
         settings = args.settings
-        target = args.ctx.env.vercel_target
+        env = args.ctx.env
 
-        self.project_id = self._project(name, settings, owns=args.ctx.env.owns_vercel_project)
-        env_vars = [self._variable(name, variable, target, args.ctx.environment) for variable in variables]
+        self.project_id = self._project(name, settings, owns=env.owns_vercel_project)
+        self.custom_environment_id = self._custom_environment(name, env) if env.vercel_custom_environment else None
+        env_vars = [self._variable(name, variable, env.vercel_target, args.ctx.environment)
+                    for variable in variables]
         live_domain = self._live_domain(name, settings) if args.ctx.env.owns_vercel_project else None
 
         self.deployments = {color: self._deployment(name, color, settings, args.ctx.environment, env_vars)
@@ -190,16 +192,32 @@ class VercelFrontend(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True))
         return project.id
 
+    def _custom_environment(self, name: str, env) -> pulumi.Output[str]:
+        """The stack's own Vercel environment (no branch tracking: only this program deploys to it)."""
+        custom = vercel.CustomEnvironment(
+            f"{name}-{env.vercel_custom_environment}-environment", project_id=self.project_id,
+            name=env.vercel_custom_environment,
+            description=f"kingtavo {env.name}: its variables reach only its own deployments, never branch previews",
+            opts=pulumi.ResourceOptions(parent=self))
+        return custom.id
+
     def _variable(self, name: str, variable: FrontendVariable, target: str,
                   environment: str) -> vercel.ProjectEnvironmentVariable:
-        """One resource per variable, so a plan shows exactly which variable changes."""
+        """One resource per variable, so a plan shows exactly which variable changes.
+
+        With a custom environment, the variable lives there; a public one is also given to the standard
+        target (branch previews need the public Supabase URL and anon key to render), a sensitive one never.
+        """
+        custom = self.custom_environment_id
+        targets = [target] if custom is None or not variable.sensitive else None
         return vercel.ProjectEnvironmentVariable(
             f"{name}-env-{resource_suffix(variable.key)}",
             project_id=self.project_id,
             key=variable.key,
             value=variable.value,
             sensitive=variable.sensitive,
-            targets=[target],
+            targets=targets,
+            custom_environment_ids=[custom] if custom is not None else None,
             comment=f"managed by Pulumi (kingtavo {environment}); edit the stack config, not the dashboard",
             opts=pulumi.ResourceOptions(parent=self))
 
@@ -225,5 +243,6 @@ class VercelFrontend(pulumi.ComponentResource):
             project_id=self.project_id,
             ref=ref,
             production=environment == "production",
+            custom_environment_id=self.custom_environment_id,
             meta={"kingtavoColor": color},
             opts=pulumi.ResourceOptions(parent=self, depends_on=env_vars))

@@ -38,8 +38,8 @@ ROTATION_SECRET_ACTIONS = ["secretsmanager:DescribeSecret", READ_VALUE, "secrets
 
 def database_credential(database: SupabaseSettings, user: str, password: str) -> str:
     """The credential's JSON, in the shape AWS's PostgreSQL rotation functions read and write."""
-    return json.dumps({"engine": "postgres", "host": database.database_host, "port": database.database_port,
-                       "dbname": database.database_name, "username": user, "password": password})
+    return json.dumps({"engine": "postgres", "host": database.host, "port": database.database_port,
+                       "dbname": database.database_name, "username": database.login_user(user), "password": password})
 
 
 def rotation_role_policy(database_secret_arn: str, secrets_key_arn: str, log_group_arn: str, region: str) -> dict:
