@@ -5,7 +5,6 @@ reads the outputs through `pulumi.StackReference("kingtavo/kingtavo-bootstrap/<s
 """
 
 import pulumi
-
 from kingtavo_bootstrap.ci_identity import CiIdentity, CiIdentityArgs
 from kingtavo_bootstrap.github_settings import RepositorySettings, RepositorySettingsArgs
 from kingtavo_bootstrap.registry import EtlRegistry, EtlRegistryArgs

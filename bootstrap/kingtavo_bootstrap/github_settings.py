@@ -93,12 +93,12 @@ class RepositorySettings(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=True))
         for pattern in (refs or {}).get("branches", []):
             github.RepositoryEnvironmentDeploymentPolicy(
-                f"{name}-env-{environment}-branch-{_slug(pattern)}", repository=repository, environment=resource.environment,
-                branch_pattern=pattern, opts=pulumi.ResourceOptions(parent=resource))
+                f"{name}-env-{environment}-branch-{_slug(pattern)}", repository=repository,
+                environment=resource.environment, branch_pattern=pattern, opts=pulumi.ResourceOptions(parent=resource))
         for pattern in (refs or {}).get("tags", []):
             github.RepositoryEnvironmentDeploymentPolicy(
-                f"{name}-env-{environment}-tag-{_slug(pattern)}", repository=repository, environment=resource.environment,
-                tag_pattern=pattern, opts=pulumi.ResourceOptions(parent=resource))
+                f"{name}-env-{environment}-tag-{_slug(pattern)}", repository=repository,
+                environment=resource.environment, tag_pattern=pattern, opts=pulumi.ResourceOptions(parent=resource))
         return resource
 
 
