@@ -19,6 +19,10 @@ from tools.harness import PlanResult, run_stack
 
 BOOTSTRAP_ROOT = Path(__file__).resolve().parent
 STACKS = ("staging", "production")
+# The program imports its components as `kingtavo_bootstrap` (the project directory is on the path under
+# the Pulumi CLI); make that true here too.
+if str(BOOTSTRAP_ROOT) not in sys.path:
+    sys.path.insert(0, str(BOOTSTRAP_ROOT))
 
 
 def plan(stack: str, overrides: list[str] | tuple[str, ...] = ()) -> PlanResult:
@@ -57,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(BOOTSTRAP_ROOT))
     from kingtavo_bootstrap.settings import BootstrapSettingsError
 
     try:

@@ -172,24 +172,28 @@ def load(stack: str, read: ConfigReader, region: str | None, present_keys: list[
     if not region:
         problems.append("aws:region: is required")
     planes: dict[str, Plane | None] = {}
+    raw: dict[str, Any] = {}
     for name, model in PLANES.items():
-        raw = _decode(read(f"{PROJECT}:{name}"))
+        raw[name] = _decode(read(f"{PROJECT}:{name}"))
         try:
-            planes[name] = model.model_validate({} if raw is None else raw)
+            planes[name] = model.model_validate({} if raw[name] is None else raw[name])
         except ValidationError as error:
             planes[name] = None
             for e in error.errors():
                 problems += _problem_lines(f"{PROJECT}:{name}", e)
-    github, registry, access = planes["github"], planes["registry"], planes["access"]
-    if isinstance(github, GithubSettings) and isinstance(access, StackAccessSettings):
-        if access.restore_drill and github.restore_drill_environment is None:
-            problems.append(f"{PROJECT}:github.restoreDrillEnvironment: is required when access.restoreDrill is "
-                            f"true (the role trusts only that GitHub environment)")
-        if stack == "production" and github.preview_environment is None:
-            problems.append(f"{PROJECT}:github.previewEnvironment: production's preview decrypts production "
-                            f"secrets, so it runs only in a GitHub environment with reviewers; name it")
-    if isinstance(registry, RegistrySettings) and registry.manage and not registry.pull_accounts:
+    # Checks across planes read the raw values, so that they run even when a plane has other problems.
+    raw_github = raw["github"] if isinstance(raw["github"], Mapping) else {}
+    raw_access = raw["access"] if isinstance(raw["access"], Mapping) else {}
+    raw_registry = raw["registry"] if isinstance(raw["registry"], Mapping) else {}
+    if raw_access.get("restoreDrill") in (True, "true") and not raw_github.get("restoreDrillEnvironment"):
+        problems.append(f"{PROJECT}:github.restoreDrillEnvironment: is required when access.restoreDrill is "
+                        f"true (the role trusts only that GitHub environment)")
+    if stack == "production" and not raw_github.get("previewEnvironment"):
+        problems.append(f"{PROJECT}:github.previewEnvironment: production's preview decrypts production "
+                        f"secrets, so it runs only in a GitHub environment with reviewers; name it")
+    if raw_registry.get("manage") in (True, "true") and not raw_registry.get("pullAccounts"):
         problems.append(f"{PROJECT}:registry.pullAccounts: list the accounts whose clusters pull (at least one)")
+    github, registry, access = planes["github"], planes["registry"], planes["access"]
     if problems:
         raise BootstrapSettingsError(problems)
     return BootstrapSettings(environment=stack, account_id=str(account), region=str(region),  # type: ignore[arg-type]
