@@ -91,6 +91,19 @@ def github_subject(repository: str, *, environment: str | None = None, ref: str 
     raise ValueError("a subject needs an environment, a ref or pull_request")
 
 
+def etl_push_subjects(etl_repository: str, refs: list[str], workflow_repository: str,
+                      workflow: str | None | bool) -> list[str]:
+    """The push role's subjects: the ETL repository's refs and, when set, only jobs running that reusable workflow.
+
+    With `job_workflow_ref` in the ETL repository's subject template, GitHub's subject reads
+    `repo:<etl>:ref:<ref>:job_workflow_ref:<owner>/<repo>/<workflow>@<ref the caller pinned>`.
+    """
+    subjects = [github_subject(etl_repository, ref=ref) for ref in refs]
+    if not workflow:
+        return subjects
+    return [f"{subject}:job_workflow_ref:{workflow_repository}/{workflow}@*" for subject in subjects]
+
+
 def github_trust_policy(provider_arn: str, subjects: list[str]) -> dict:
     """Only GitHub Actions jobs whose token carries one of these subjects, for the STS audience."""
     match = "StringLike" if any("*" in s for s in subjects) else "StringEquals"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_github as github
 
 from kingtavo_bootstrap import policies
 from kingtavo_bootstrap.settings import BootstrapSettings
@@ -44,7 +45,14 @@ class EtlRegistry(pulumi.ComponentResource):
             policy=json.dumps(policies.lifecycle_policy(registry.untagged_expiry_days, registry.keep_release_images)),
             opts=pulumi.ResourceOptions(parent=self))
 
-        subjects = [policies.github_subject(s.github.etl_repository, ref=ref) for ref in s.github.etl_push_refs]
+        subjects = policies.etl_push_subjects(s.github.etl_repository, s.github.etl_push_refs, s.github.repository,
+                                              s.github.etl_push_workflow)
+        if s.github.etl_push_workflow:
+            # The ETL repository's OIDC subjects name the reusable workflow a job runs, so the push role can
+            # require ours (the repository's token then no longer has the default subject format).
+            github.ActionsRepositoryOidcSubjectClaimCustomizationTemplate(
+                f"{name}-etl-oidc-subject", repository=s.github.etl_repository.split("/")[1], use_default=False,
+                include_claim_keys=["repo", "context", "job_workflow_ref"], opts=pulumi.ResourceOptions(parent=self))
         self.push_role = aws.iam.Role(
             f"{name}-etl-image-push", name=registry.push_role_name,
             description=f"Pushes ETL images from {s.github.etl_repository} (main and release tags)",

@@ -53,6 +53,10 @@ class GithubSettings(Plane):
     # Refs of the ETL repository whose workflows may push images: its main branch and release tags.
     etl_push_refs: list[GitRefPattern] = Field(default_factory=lambda: ["refs/heads/main", "refs/tags/v*"],
                                                min_length=1)
+    # The one workflow (in this repository) whose jobs may push: the ETL repository's OIDC subjects then carry
+    # `job_workflow_ref`, so no other workflow of the ETL repository can assume the push role. false: any workflow.
+    etl_push_workflow: Annotated[str, Field(pattern=r"^\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml$")] | Literal[
+        False] = ".github/workflows/etl-image.yml"
     manage_repository_settings: bool = False
     reviewer_teams: list[Slug] = Field(default_factory=list)
     release_team: Slug | None = None

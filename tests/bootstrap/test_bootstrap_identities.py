@@ -84,13 +84,35 @@ def test_the_trusted_repository_comes_from_settings():
     assert subjects == ["repo:kingtavo/other-infra:environment:production"]
 
 
-def test_image_push_role_trusts_only_the_etl_repositorys_main_and_release_tags():
+def test_image_push_role_trusts_only_the_etl_image_workflow_on_the_etl_repositorys_main_and_tags():
     operator, subjects = subjects_of(trust(plan("production"), "kingtavo-ci-etl-image-push"))
-    assert operator == "StringLike"  # the tag pattern needs it; each subject is still anchored to one repository
+    assert operator == "StringLike"  # the tag and the caller's pin need it; each subject is anchored to one repository
+    workflow = "job_workflow_ref:kingtavo/infrastructure/.github/workflows/etl-image.yml@*"
+    assert subjects == [f"repo:kingtavo/etl:ref:refs/heads/main:{workflow}",
+                        f"repo:kingtavo/etl:ref:refs/tags/v*:{workflow}"]
+
+    def admitted(subject: str) -> bool:
+        return any(fnmatch.fnmatchcase(subject, pattern) for pattern in subjects)
+
+    ours = "job_workflow_ref:kingtavo/infrastructure/.github/workflows/etl-image.yml@0123abcd"
+    assert admitted(f"repo:kingtavo/etl:ref:refs/heads/main:{ours}")
+    assert admitted(f"repo:kingtavo/etl:ref:refs/tags/v1.5.0:{ours}")
+    assert not admitted(f"repo:kingtavo/etl:ref:refs/heads/feature:{ours}")
+    assert not admitted(f"repo:kingtavo/etl:pull_request:{ours}")
+    assert not admitted(f"repo:{REPO}:ref:refs/heads/main:{ours}")
+    assert not admitted("repo:kingtavo/etl:ref:refs/heads/main")  # another workflow of the ETL repository
+    assert not admitted("repo:kingtavo/etl:ref:refs/heads/main:job_workflow_ref:kingtavo/etl/.github/workflows/"
+                        "own.yml@refs/heads/main")
+
+
+def test_the_etl_repositorys_subjects_name_the_workflow_a_job_runs():
+    (template,) = plan("production").by_type("github:index/actionsRepositoryOidcSubjectClaimCustomizationTemplate:"
+                                              "ActionsRepositoryOidcSubjectClaimCustomizationTemplate")
+    assert template.inputs == {"repository": "etl", "useDefault": False,
+                               "includeClaimKeys": ["repo", "context", "job_workflow_ref"]}
+    _, subjects = subjects_of(trust(plan("production", "github.etlPushWorkflow=false"), "kingtavo-ci-etl-image-push"))
     assert subjects == ["repo:kingtavo/etl:ref:refs/heads/main", "repo:kingtavo/etl:ref:refs/tags/v*"]
-    assert not any(fnmatch.fnmatchcase(f"repo:{REPO}:ref:refs/heads/main", s) for s in subjects)
-    assert not any(fnmatch.fnmatchcase("repo:kingtavo/etl:ref:refs/heads/feature", s) for s in subjects)
-    assert not any(fnmatch.fnmatchcase("repo:kingtavo/etl:pull_request", s) for s in subjects)
+    assert not plan("production", "github.etlPushWorkflow=false").by_type(template.type)
 
 
 def test_no_role_trusts_a_wildcard_repository():

@@ -152,6 +152,8 @@ def physical_names(stack: str, *overrides: str) -> list[tuple[str, ...]]:
             names.append((account, "ecr repository", r.inputs["name"]))
         elif r.type == ENVIRONMENT:
             names.append((r.inputs["repository"], "github environment", r.inputs["environment"]))
+        elif r.type.endswith("ActionsRepositoryOidcSubjectClaimCustomizationTemplate"):
+            names.append((r.inputs["repository"], "oidc subject template", "-"))
         elif r.type == RULESET:
             names.append((r.inputs["repository"], f"{r.inputs['target']} ruleset", r.inputs["name"]))
         elif r.type.startswith(("aws:", "github:")) and r.type not in (
@@ -167,13 +169,21 @@ def test_the_bootstrap_stacks_share_no_physical_name():
     assert len(counted) >= 10
 
 
-def test_the_collision_check_catches_two_stacks_owning_one_account_resource():
-    """Staging declaring the provider (or the registry) too, in production's account, is caught."""
-    for override, kind in (("createOidcProvider=true", "oidc provider"), ("registry.manage=true", "ecr repository")):
-        counted = Counter([*physical_names("production"), *physical_names("staging", override,
-                                                                            "registry.pullAccounts=['111122223333']")])
-        assert [name[1] for name, count in counted.items() if count > 1] == [kind] if kind == "oidc provider" else \
-            {name[1] for name, count in counted.items() if count > 1} == {"ecr repository", "iam role"}
+COLLISIONS = [
+    ("createOidcProvider=true", {"oidc provider"}),
+    ("registry.manage=true", {"ecr repository", "iam role", "oidc subject template"}),
+    ("github.manageRepositorySettings=true", {"github environment", "branch ruleset", "tag ruleset"}),
+]
+
+
+@pytest.mark.parametrize(("override", "kinds"), COLLISIONS)
+def test_the_collision_check_catches_a_second_stack_owning_a_shared_resource(override, kinds):
+    """Staging declaring what production owns, in production's account and repository, is caught."""
+    staging = physical_names("staging", override, "registry.pullAccounts=['111122223333']",
+                             "github.previewEnvironment=preview-production", "github.reviewerTeams=[platform-leads]",
+                             "github.releaseTeam=release-managers")
+    counted = Counter([*physical_names("production"), *staging])
+    assert {name[1] for name, count in counted.items() if count > 1} == kinds
 
 
 # --- settings -------------------------------------------------------------------------------------------------
