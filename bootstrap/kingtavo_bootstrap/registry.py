@@ -2,8 +2,8 @@
 
 One registry for both stacks (rather than one repository per account): a release is built and
 scanned once, and the digest staging ran is byte for byte the digest production runs. Tags are
-immutable; every push is scanned; images are encrypted with ECR's KMS key (the AWS-managed one, which
-cross-account pulls can use without a key policy). The repository policy names accounts, not the
+immutable; every push is scanned; images are encrypted with ECR's AWS-managed KMS key (no key policy of
+ours to extend when another account pulls). The repository policy names accounts, not the
 clusters' node roles, because those roles do not exist yet when the registry is created (AWS
 rejects a policy naming a missing principal); a condition narrows each account to its node roles.
 """
