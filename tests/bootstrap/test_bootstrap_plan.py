@@ -94,6 +94,35 @@ def test_the_deploy_workflows_environments_are_the_ones_the_roles_trust():
                     assert subject.rsplit(":", 1)[1] in declared, subject
 
 
+def workflow_variables(stack: str) -> dict[tuple[str, str], str]:
+    result = plan(stack)
+    found = {(r.inputs["environment"], r.inputs["variableName"]): r.inputs["value"]
+             for r in result.by_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")}
+    found.update({("(repository)", r.inputs["variableName"]): r.inputs["value"]
+                  for r in result.by_type("github:index/actionsVariable:ActionsVariable")})
+    return found
+
+
+def test_each_environment_gets_its_role_as_the_variable_its_workflow_reads():
+    """vars.AWS_ROLE_ARN in each GitHub environment is the role that trusts exactly that environment."""
+    role = "arn:aws:iam::111122223333:role/kingtavo-ci-{}"
+    assert workflow_variables("production") == {
+        ("production", "AWS_ROLE_ARN"): role.format("production-deploy"), ("production", "AWS_REGION"): "eu-central-1",
+        ("preview-production", "AWS_ROLE_ARN"): role.format("production-preview"),
+        ("preview-production", "AWS_REGION"): "eu-central-1"}
+    assert workflow_variables("staging") == {
+        ("staging", "AWS_ROLE_ARN"): role.format("staging-deploy"), ("staging", "AWS_REGION"): "eu-central-1",
+        ("restore-drill-staging", "AWS_ROLE_ARN"): role.format("staging-restore-drill"),
+        ("restore-drill-staging", "AWS_REGION"): "eu-central-1",
+        ("(repository)", "AWS_PREVIEW_ROLE_ARN_STAGING"): role.format("staging-preview")}
+    for stack in STACKS:
+        for (environment, name), arn in workflow_variables(stack).items():
+            if name.endswith("ROLE_ARN") and environment != "(repository)":
+                subject = f"repo:kingtavo/infrastructure:environment:{environment}"
+                (r,) = [r for r in plan(stack).by_type("aws:iam/role:Role") if r.outputs["arn"] == arn]
+                assert subject in r.inputs["assumeRolePolicy"]
+
+
 # --- the registry and the outputs ------------------------------------------------------------------------------
 
 def test_one_shared_immutable_scanned_registry_with_pull_for_the_clusters_node_roles():
@@ -154,6 +183,10 @@ def physical_names(stack: str, *overrides: str) -> list[tuple[str, ...]]:
             names.append((r.inputs["repository"], "github environment", r.inputs["environment"]))
         elif r.type.endswith("ActionsRepositoryOidcSubjectClaimCustomizationTemplate"):
             names.append((r.inputs["repository"], "oidc subject template", "-"))
+        elif r.type.endswith(":ActionsEnvironmentVariable"):
+            names.append((r.inputs["repository"], f"variable of {r.inputs['environment']}", r.inputs["variableName"]))
+        elif r.type.endswith(":ActionsVariable"):
+            names.append((r.inputs["repository"], "repository variable", r.inputs["variableName"]))
         elif r.type == RULESET:
             names.append((r.inputs["repository"], f"{r.inputs['target']} ruleset", r.inputs["name"]))
         elif r.type.startswith(("aws:", "github:")) and r.type not in (
@@ -180,8 +213,7 @@ COLLISIONS = [
 def test_the_collision_check_catches_a_second_stack_owning_a_shared_resource(override, kinds):
     """Staging declaring what production owns, in production's account and repository, is caught."""
     staging = physical_names("staging", override, "registry.pullAccounts=['111122223333']",
-                             "github.previewEnvironment=preview-production", "github.reviewerTeams=[platform-leads]",
-                             "github.releaseTeam=release-managers")
+                             "github.reviewerTeams=[platform-leads]", "github.releaseTeam=release-managers")
     counted = Counter([*physical_names("production"), *staging])
     assert {name[1] for name, count in counted.items() if count > 1} == kinds
 
