@@ -38,7 +38,12 @@ from tools.mocks import (  # noqa: F401 - re-exported for the tests
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "kingtavo"
+PROJECT = "kingtavo"  # the main program's; another project's (bootstrap/) comes from its Pulumi.yaml
+
+
+def project_name(root: Path = ROOT) -> str:
+    """The `name:` of `root/Pulumi.yaml`: the config namespace and the project in every URN."""
+    return str(yaml.safe_load((root / "Pulumi.yaml").read_text())["name"])
 
 
 # --- config ------------------------------------------------------------------------------------------------
@@ -49,7 +54,7 @@ def project_declarations(root: Path = ROOT) -> dict[str, dict]:
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())
     declared = {}
     for key, spec in (project.get("config") or {}).items():
-        bare = key.split(":", 1)[1] if key.startswith(f"{PROJECT}:") else key
+        bare = key.split(":", 1)[1] if key.startswith(f"{project['name']}:") else key
         declared[bare] = spec if isinstance(spec, dict) else {"default": spec}
     return declared
 
@@ -73,23 +78,24 @@ def fake_secrets(stack: str, config: Mapping[str, Any], root: Path = ROOT) -> di
     """A fake value for every declared secret not set in config; maps get one entry per listed name."""
     from components.core.settings import SECRET_KEYS
 
+    project = project_name(root)
     fakes: dict[str, Any] = {}
     for key, spec in project_declarations(root).items():
-        if not spec.get("secret") or f"{PROJECT}:{key}" in config:
+        if not spec.get("secret") or f"{project}:{key}" in config:
             continue
         if spec.get("type") == "object":
             names_key = SECRET_KEYS.get(key)
             names: list[str] = []
             if names_key:
                 plane, names_field = names_key.split(".")
-                names = list((config.get(f"{PROJECT}:{plane}") or {}).get(names_field) or [])
-            fakes[f"{PROJECT}:{key}"] = {name: fake_secret(stack, f"{key}.{name}") for name in names}
+                names = list((config.get(f"{project}:{plane}") or {}).get(names_field) or [])
+            fakes[f"{project}:{key}"] = {name: fake_secret(stack, f"{key}.{name}") for name in names}
         else:
-            fakes[f"{PROJECT}:{key}"] = fake_secret(stack, key)
+            fakes[f"{project}:{key}"] = fake_secret(stack, key)
     return fakes
 
 
-def apply_override(config: dict[str, Any], assignment: str) -> None:
+def apply_override(config: dict[str, Any], assignment: str, project: str = PROJECT) -> None:
     """`KEY=VALUE` with KEY a config key (`activeColor`, `etl.green.image`, `aws:region`); VALUE YAML-parsed.
 
     `KEY=~` (YAML null) removes the setting.
@@ -101,7 +107,7 @@ def apply_override(config: dict[str, Any], assignment: str) -> None:
     if ":" in key:
         namespace, key = key.split(":", 1)
     else:
-        namespace = PROJECT
+        namespace = project
     top, *path = key.split(".")
     full = f"{namespace}:{top}"
     if not path:
@@ -291,7 +297,7 @@ def build_config(stack: str, overrides: list[str] | tuple[str, ...] = (), root: 
     """(config, secret values) as the engine would hand them to the program."""
     config = stack_config(stack, root)
     for assignment in overrides:
-        apply_override(config, assignment)
+        apply_override(config, assignment, project_name(root))
     secret_values = dict(secrets) if secrets is not None else fake_secrets(stack, config, root)
     return config, secret_values
 
@@ -338,7 +344,7 @@ def run_stack(stack: str, overrides: list[str] | tuple[str, ...] = (), root: Pat
     mocks = MockAdapter.build(region, referenced_stack_outputs(config) if root == ROOT else None)
     monitor = _make_monitor(mocks)
     runtime_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project_name(root), stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(engine_config, secret_keys=list(secret_values))
 
     if str(root) not in sys.path:

@@ -72,6 +72,12 @@ class KingtavoMocks:
             project = args.args.get("name", "project")
             return {"id": vercel_project_id(project), "name": project, "framework": "nextjs",
                     "autoAssignCustomDomains": False, "teamId": "team_fakeofflineplan00000000"}
+        if invoke == "github:index/getTeam:getTeam":
+            # A team as GitHub answers it: a numeric id (rulesets and environments take it), stable per slug.
+            slug = args.args["slug"]
+            team_id = str(1000000 + int(hashlib.sha256(slug.encode()).hexdigest()[:6], 16))
+            return {"id": team_id, "slug": slug, "name": slug, "nodeId": f"T_fake{team_id}", "privacy": "closed",
+                    "members": [], "repositories": [], "repositoriesDetaileds": []}
         raise NotImplementedError(f"the offline plan has no mock for invoke {invoke}; add one to tools/mocks.py")
 
     # Resources ---------------------------------------------------------------------------------------------
@@ -134,7 +140,10 @@ class KingtavoMocks:
             return {"result": f"fake-random-{name}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"}
         if typ == "aws:ecr/repository:Repository":
             repo = outputs.get("name", name)
-            return {"__id": repo, "repositoryUrl": f"{FAKE_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{repo}"}
+            return {"__id": repo, "registryId": FAKE_ACCOUNT_ID,
+                    "repositoryUrl": f"{FAKE_ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{repo}"}
+        if typ == "github:index/repositoryRuleset:RepositoryRuleset":
+            return {"rulesetId": int(hashlib.sha256(name.encode()).hexdigest()[:6], 16), "etag": "W/fake"}
         if typ.startswith("sentry:index/"):
             return _sentry_outputs(typ, outputs)
         if typ.startswith("vercel:"):

@@ -1,0 +1,63 @@
+"""The bootstrap project's composition root: read settings, build the components, export what the main stacks read.
+
+Applied once by an administrator before the main stacks, then by CI like any stack. The main program
+reads the outputs through `pulumi.StackReference("kingtavo/kingtavo-bootstrap/<stack>")`.
+"""
+
+import pulumi
+from kingtavo_bootstrap.ci_identity import CiIdentity, CiIdentityArgs
+from kingtavo_bootstrap.github_settings import RepositorySettings, RepositorySettingsArgs
+from kingtavo_bootstrap.registry import EtlRegistry, EtlRegistryArgs
+from kingtavo_bootstrap.settings import load
+from kingtavo_bootstrap.workflow_variables import WorkflowVariables, WorkflowVariablesArgs
+
+
+def _read(key: str):
+    return pulumi.runtime.get_config(key)
+
+
+def _present_keys() -> list[str]:
+    from pulumi.runtime import config as runtime_config
+
+    return sorted({*runtime_config.CONFIG.get().keys(), *runtime_config.get_config_env().keys()})
+
+
+settings = load(pulumi.get_stack(), _read, pulumi.runtime.get_config("aws:region"), _present_keys())
+
+identity = CiIdentity("ci", CiIdentityArgs(settings))
+pulumi.export("environment", settings.environment)
+pulumi.export("accountId", settings.account_id)
+pulumi.export("githubOidcProviderArn", identity.provider_arn)
+pulumi.export("previewRoleArn", identity.preview_role.arn)
+pulumi.export("deployRoleArn", identity.deploy_role.arn)
+if identity.restore_drill_role is not None:
+    pulumi.export("restoreDrillRoleArn", identity.restore_drill_role.arn)
+
+if settings.registry.manage:
+    registry = EtlRegistry("registry", EtlRegistryArgs(settings, identity.provider_arn))
+    pulumi.export("etlRepositoryUrl", registry.repository.repository_url)
+    pulumi.export("etlRepositoryName", registry.repository.name)
+    pulumi.export("etlRepositoryArn", registry.repository.arn)
+    pulumi.export("etlRegistryId", registry.repository.registry_id)
+    pulumi.export("etlImagePushRoleArn", registry.push_role.arn)
+
+environment_resources = {}
+if settings.github.manage_repository_settings:
+    repo = RepositorySettings("github", RepositorySettingsArgs(
+        settings.github, preview_environment=settings.github.preview_environment or "preview-production",
+        restore_drill_environment=settings.github.restore_drill_environment))
+    environment_resources = repo.environments
+    pulumi.export("githubEnvironments", sorted(repo.environments))
+
+# The workflows read this environment's role ARNs from GitHub variables set here, from the roles themselves.
+environment_roles = {settings.environment: identity.deploy_role.arn}
+repository_roles = {}
+if settings.github.preview_environment:
+    environment_roles[settings.github.preview_environment] = identity.preview_role.arn
+else:
+    repository_roles[f"AWS_PREVIEW_ROLE_ARN_{settings.environment.upper()}"] = identity.preview_role.arn
+if identity.restore_drill_role is not None:
+    environment_roles[settings.github.restore_drill_environment] = identity.restore_drill_role.arn
+WorkflowVariables("workflow-variables", WorkflowVariablesArgs(
+    repository=settings.github.name, region=settings.region, environment_roles=environment_roles,
+    repository_roles=repository_roles, environment_resources=environment_resources))

@@ -1,0 +1,107 @@
+"""The repository's gates as code (pulumi-github): deployment environments, the `main` ruleset, the tag ruleset.
+
+- `staging` and `production` are where `pulumi up` runs (their OIDC subjects are what the deploy
+  roles trust). `production` waits for a reviewer of `github.reviewerTeams` (never the person who
+  triggered it) and deploys only `main` and `v*.*.*` tags; `staging` deploys only `main`.
+- The production preview runs in its own environment (`github.previewEnvironment` of the production
+  bootstrap stack) with the same reviewers: it decrypts production's secrets, so a pull request's
+  code meets them only after a person has read it. The staging preview needs no environment.
+- `main`: changes only through a pull request with an approving review, a code owner's review among
+  them, and the CI checks passing (`github.requiredChecks`), no force push, no deletion.
+- `v*` tags, which start production deploys, may be created, moved or deleted only by the release team.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_github as github
+
+from kingtavo_bootstrap.settings import GithubSettings
+
+DEPLOY_REFS = {"staging": {"branches": ["main"], "tags": []},
+               "production": {"branches": ["main"], "tags": ["v*.*.*"]}}
+
+
+@dataclass(frozen=True)
+class RepositorySettingsArgs:
+    github: GithubSettings
+    preview_environment: str  # the production preview's environment
+    restore_drill_environment: str | None
+
+
+class RepositorySettings(pulumi.ComponentResource):
+    """Outputs: environments (name -> resource), main_ruleset, tag_ruleset."""
+
+    def __init__(self, name: str, args: RepositorySettingsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("kingtavo-bootstrap:github:RepositorySettings", name, None, opts)
+        gh = args.github
+        child = pulumi.ResourceOptions(parent=self)
+        team_ids = [github.get_team_output(slug=slug, summary_only=True, opts=pulumi.InvokeOptions(parent=self)).id
+                    for slug in gh.reviewer_teams]
+        release_team_id = github.get_team_output(slug=gh.release_team, summary_only=True,
+                                                 opts=pulumi.InvokeOptions(parent=self)).id
+        reviewers = [github.RepositoryEnvironmentReviewerArgs(teams=[tid.apply(int) for tid in team_ids])]
+        self.environments: dict[str, github.RepositoryEnvironment] = {}
+        for environment, refs in DEPLOY_REFS.items():
+            self.environments[environment] = self._environment(
+                name, environment, gh.name, reviewers if environment == "production" else None, refs)
+        self.environments[args.preview_environment] = self._environment(
+            name, args.preview_environment, gh.name, reviewers, None)
+        if args.restore_drill_environment:
+            self.environments[args.restore_drill_environment] = self._environment(
+                name, args.restore_drill_environment, gh.name, None, {"branches": ["main"], "tags": []})
+
+        self.main_ruleset = github.RepositoryRuleset(
+            f"{name}-main", name="main: reviewed, checked, linear", repository=gh.name, target="branch",
+            enforcement="active",
+            conditions=github.RepositoryRulesetConditionsArgs(ref_name=github.RepositoryRulesetConditionsRefNameArgs(
+                includes=["~DEFAULT_BRANCH", "refs/heads/main"], excludes=[])),
+            rules=github.RepositoryRulesetRulesArgs(
+                deletion=True, non_fast_forward=True,
+                pull_request=github.RepositoryRulesetRulesPullRequestArgs(
+                    required_approving_review_count=1, require_code_owner_review=True,
+                    dismiss_stale_reviews_on_push=True, require_last_push_approval=True,
+                    required_review_thread_resolution=True),
+                required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
+                    strict_required_status_checks_policy=True,
+                    required_checks=[github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(context=check)
+                                     for check in gh.required_checks])),
+            opts=child)
+        self.tag_ruleset = github.RepositoryRuleset(
+            f"{name}-release-tags", name="v* tags: release team only", repository=gh.name, target="tag",
+            enforcement="active",
+            conditions=github.RepositoryRulesetConditionsArgs(ref_name=github.RepositoryRulesetConditionsRefNameArgs(
+                includes=["refs/tags/v*"], excludes=[])),
+            rules=github.RepositoryRulesetRulesArgs(creation=True, update=True, deletion=True, non_fast_forward=True),
+            bypass_actors=[github.RepositoryRulesetBypassActorArgs(
+                actor_id=release_team_id.apply(int), actor_type="Team", bypass_mode="always")],
+            opts=child)
+        self.register_outputs({"environments": sorted(self.environments)})
+
+    def _environment(self, name: str, environment: str, repository: str, reviewers, refs: dict | None
+                     ) -> github.RepositoryEnvironment:
+        """An environment; with refs, only those branches and tags may deploy to it."""
+        resource = github.RepositoryEnvironment(
+            f"{name}-env-{environment}", repository=repository, environment=environment,
+            reviewers=reviewers, prevent_self_review=bool(reviewers), can_admins_bypass=not reviewers,
+            deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
+                protected_branches=False, custom_branch_policies=True) if refs else None,
+            # An environment holds its secrets and variables: removing it from code must not delete them.
+            opts=pulumi.ResourceOptions(parent=self, protect=True))
+        for pattern in (refs or {}).get("branches", []):
+            github.RepositoryEnvironmentDeploymentPolicy(
+                f"{name}-env-{environment}-branch-{_slug(pattern)}", repository=repository,
+                environment=resource.environment, branch_pattern=pattern, opts=pulumi.ResourceOptions(parent=resource))
+        for pattern in (refs or {}).get("tags", []):
+            github.RepositoryEnvironmentDeploymentPolicy(
+                f"{name}-env-{environment}-tag-{_slug(pattern)}", repository=repository,
+                environment=resource.environment, tag_pattern=pattern, opts=pulumi.ResourceOptions(parent=resource))
+        return resource
+
+
+def _slug(pattern: str) -> str:
+    """A resource-name-safe form of a ref pattern (`v*.*.*` -> `v-x-x-x`)."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", pattern.replace("*", "x")).strip("-")
