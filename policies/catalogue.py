@@ -67,7 +67,7 @@ class Finding:
 SECRET_SUFFIXES = ("SECRET", "SECRETS", "TOKEN", "PASSWORD", "PASSWORDS", "PASSWD", "PASSPHRASE", "CREDENTIAL",
                    "CREDENTIALS", "APIKEY", "APIKEYS", "PRIVATEKEY", "CREDS")
 # Whole words that announce a secret: DB_PASS, MYSQL_PWD, GITHUB_PAT, WIFI_PSK.
-SECRET_WORDS = frozenset({"PASS", "PWD", "PW", "PAT", "PSK", "CREDS"})
+SECRET_WORDS = frozenset({"PASS", "PWD", "PW", "PAT", "PSK", "CREDS", "AUTHORIZATION", "COOKIE"})
 # A name ending with one of these names a reference to, or a setting about, a secret: KMS_KEY_ID, SECRET_ARN,
 # TOKEN_URL, OPENAI_TOKEN_LIMIT, KEY_ROTATION_DAYS, PASSWORD_POLICY.
 NON_SECRET_SUFFIXES = frozenset({
@@ -75,7 +75,7 @@ NON_SECRET_SUFFIXES = frozenset({
     "REF", "VERSION", "ALIAS", "REGION", "TYPE", "KIND", "TTL", "LENGTH", "ENABLED", "MANAGER", "STORE", "ROTATION",
     "FORMAT", "PREFIX", "COUNT", "MOUNT", "HEADER", "EXPIRY", "ISSUER", "AUDIENCE", "SCOPE", "SCOPES", "LIMIT",
     "LIMITS", "DAYS", "HOURS", "MINUTES", "SECONDS", "POLICY", "POLICIES", "MAX", "MIN", "SIZE", "BUDGET", "RULES",
-    "AGE", "INTERVAL", "SCHEDULE", "REQUIRED", "DISABLED", "REF", "SELECTOR", "TEMPLATE", "HINT", "LABEL", "MODE",
+    "AGE", "INTERVAL", "SCHEDULE", "REQUIRED", "DISABLED", "SELECTOR", "TEMPLATE", "HINT", "LABEL", "MODE",
     "ALGORITHM", "PROVIDER", "STRATEGY", "EXPIRES", "EXPIRATION", "DURATION", "RESET", "RESETS", "VALIDATION",
     "SPEC", "KEYRING"})
 # KEY is a secret unless qualified as public or as a data-structure / key-management key.
@@ -253,9 +253,9 @@ def _credential_value(value: str) -> bool:
     if (len(value) < 6 or is_placeholder(value) or value.startswith(TEMPLATE_STARTS) or "<" in value or "(" in value
             or value.lower().startswith(FAKE_PREFIXES)):
         return False
-    if is_reference(value) or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value) and not re.search(r"\d", value):
-        return False  # `password=password_from_env` in code; a literal credential has digits or symbols
-    return True
+    # `password=password_from_env` in code is an identifier; a literal credential has digits or symbols
+    identifier = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value) and not re.search(r"\d", value)
+    return not (is_reference(value) or identifier)
 
 
 @lru_cache(maxsize=16384)
