@@ -13,7 +13,7 @@ import secrets
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policies.secret_hygiene import POLICIES
+from policies.rules import POLICIES
 from tools.harness import PlannedResource
 from tools.policy_gate import (
     PACK_CONFIG,
