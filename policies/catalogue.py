@@ -100,7 +100,7 @@ def _secret_word_at(words: list[str], index: int, bare_key: bool) -> bool:
     before = words[index - 1] if index else None
     after = words[index + 1] if index + 1 < len(words) else None
     if word.endswith(SECRET_SUFFIXES) or word in SECRET_WORDS:
-        return before not in REFERENCE_QUALIFIERS
+        return not (word in ("SECRET", "SECRETS") and before in REFERENCE_QUALIFIERS)
     if word == "PRIVATE":
         return after in PRIVATE_SECRET_FOLLOWERS
     if word == "SERVICE" and after == "ROLE":

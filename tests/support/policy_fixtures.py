@@ -127,3 +127,51 @@ def secret_resource(name: str, tags: object = None) -> PolicyResource:
     if tags is not None:
         props["tags"] = tags
     return stack_resource(SECRET, name, props)
+
+
+def padded_jwt(role: str) -> str:
+    """A JWT whose segments keep their base64 `=` padding (some libraries emit it)."""
+    def pad(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode()
+
+    claims = {"iss": "supabase", "ref": "abcdefghijklmnopqrst", "role": role, "exp": 2000000000, "x": "y"}
+    return ".".join([pad(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()), pad(json.dumps(claims).encode()),
+                     pad(secrets.token_bytes(31))])
+
+
+def alnum(length: int) -> str:
+    """Random letters and digits (always both), like most API tokens."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    body = "".join(secrets.choice(alphabet) for _ in range(length - 2))
+    return body + secrets.choice("ABCDEFGHJK") + secrets.choice("23456789")
+
+
+# More shapes, by the kind the catalogue reports (each a fresh fake value).
+MORE_SHAPED: dict[str, Callable[[], str]] = {
+    "Supabase service_role JWT (padded)": lambda: padded_jwt("service_role"),
+    "Stripe restricted key": lambda: "rk_" + "live_" + alnum(24),
+    "Stripe webhook signing secret": lambda: "wh" + "sec_" + alnum(32),
+    "OpenAI project key": lambda: "sk-" + "proj-" + alnum(40),
+    "Anthropic key": lambda: "sk-" + "ant-" + alnum(40),
+    "Google API key": lambda: "AI" + "za" + alnum(35),
+    "GitHub fine-grained token": lambda: "github" + "_pat_" + alnum(60),
+    "GitLab token": lambda: "gl" + "pat-" + alnum(20),
+    "Slack app token": lambda: "xa" + "pp-1-" + alnum(30),
+    "npm token": lambda: "np" + "m_" + alnum(36),
+    "Pulumi access token": lambda: "pu" + "l-" + secrets.token_hex(20),
+    "SendGrid API key": lambda: "S" + "G." + alnum(22) + "." + alnum(43),
+    "Sentry user token": lambda: "sntry" + "u_" + secrets.token_hex(32),
+    "Vercel token": lambda: "VERCEL" + "_TOKEN=" + alnum(24),
+    "PagerDuty EU URL": lambda: "https://events.eu.pagerduty.com/integration/" + alnum(32) + "/enqueue",
+    "PagerDuty routing key": lambda: "routing" + "_key: " + alnum(32),
+    "Twilio API key": lambda: "S" + "K" + secrets.token_hex(16),
+    "Telegram bot token": lambda: "12345678" + "9:" + alnum(35),
+    "AWS temporary key id": lambda: "AS" + "IA" + secrets.token_hex(8).upper(),
+    "OpenSSH private key": lambda: "-----BEGIN " + "OPENSSH PRIVATE" + " KEY-----\n" + alnum(64),
+    "libpq keyword password": lambda: "host=db port=5432 user=etl " + "pass" + "word=" + alnum(14) + " dbname=etl",
+    "query-string token": lambda: "https://api.example.net/v1/feed?" + "to" + "ken=" + alnum(20) + "&page=1",
+    "query-string api_key": lambda: "https://maps.example.net/x?" + "api" + "_key=" + alnum(20),
+    "redis URL password": lambda: "rediss://default:" + alnum(24) + "@cache.example.net:6380/0",
+    "AMQP URL password": lambda: "amqps://etl:" + alnum(18) + "@mq.example.net/vhost",
+    "JWT (another issuer)": lambda: jwt({"sub": "ci", "aud": "deploy", "exp": 2000000000}),
+}
