@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+from pulumi_policy.secret import Secret as PolicySecret
 
 from tests.support.policy_fixtures import (
+    DEPLOYMENT,
     PEV,
     SECRET_SHAPED,
     anon_jwt,
+    padded_jwt,
     pem_private_key,
     sentry_dsn,
     service_role_jwt,
@@ -57,7 +61,8 @@ def test_secret_shaped_values_fail_in_helm_values():
 def test_secret_shaped_values_fail_inside_a_json_document():
     policy = json.dumps({"Statement": [{"Sid": SECRET_SHAPED["GitHub token"]()}]})
     [message] = violations("no-secret-shaped-values", "aws:iam/rolePolicy:RolePolicy", {"policy": policy})
-    assert message.startswith("RolePolicy 'subject': policy holds a secret-shaped value (GitHub token)")
+    assert message.startswith("RolePolicy 'subject': policy(json).Statement[0].Sid holds a secret-shaped value "
+                              "(GitHub token)")
 
 
 @pytest.mark.parametrize(("type_token", "props"), [
@@ -100,3 +105,83 @@ def test_a_pagerduty_url_outside_its_subscription_is_a_violation():
     values = {"alertmanager": {"url": SECRET_SHAPED["PagerDuty integration URL"]()}}
     [message] = violations("no-secret-shaped-values", "kubernetes:helm.sh/v3:Release", {"values": values})
     assert "values.alertmanager.url holds a secret-shaped value (PagerDuty integration URL)" in message
+
+
+# --- encodings, keys, split credentials, Pulumi secrets (issue 17) -----------------------------------------
+
+
+def generic(type_token: str, props: dict, name: str = "subject") -> list[str]:
+    return violations("no-secret-shaped-values", type_token, props, name=name)
+
+
+def test_a_whole_base64_value_is_decoded():
+    token = SECRET_SHAPED["GitHub token"]()
+    props = {"description": base64.b64encode(f"deploy {token}".encode()).decode()}
+    assert generic("aws:iam/role:Role", props, name="r") == [
+        f"Role 'r': description(base64) holds a secret-shaped value (GitHub token) in plain configuration. "
+        f"{GENERIC_FIX}"]
+
+
+def test_a_jwt_with_base64_padding_is_found():
+    props = {"tags": {"note": padded_jwt("service_role")}}
+    assert generic("aws:s3/bucket:Bucket", props, name="b") == [
+        f"Bucket 'b': tags.note holds a secret-shaped value (Supabase service_role JWT) in plain configuration. "
+        f"{GENERIC_FIX}"]
+
+
+def test_a_secret_shaped_map_key_is_reported_without_printing_it():
+    key = SECRET_SHAPED["AWS access key id"]()
+    [message] = generic("aws:s3/bucket:Bucket", {"tags": {key: "owner"}}, name="b")
+    assert message == (f"Bucket 'b': a key of tags holds a secret-shaped value (AWS access key id) in plain "
+                       f"configuration. {GENERIC_FIX}")
+    assert key not in message
+
+
+def test_an_access_key_id_and_its_secret_split_across_two_keys():
+    data = {"id": SECRET_SHAPED["AWS access key id"](), "other": secrets.token_urlsafe(30)[:40].replace("-", "a")
+            .replace("_", "b")}
+    assert generic("aws:iam/role:Role", {"tags": data}, name="r") == [
+        f"Role 'r': tags.id holds a secret-shaped value (AWS access key id) in plain configuration. {GENERIC_FIX}",
+        f"Role 'r': tags.other holds a secret-shaped value (AWS secret access key, next to its access key id) in "
+        f"plain configuration. {GENERIC_FIX}"]
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    ("credential in `password=`", "host=db port=5432 user=etl " + "pass" + "word=s3cr" + secrets.token_hex(4) + " dbname=etl"),
+    ("credential in `token=`", "https://api.example.net/feed?" + "to" + "ken=abc123def456ghi&page=1"),
+    ("credential in `api_key=`", "https://maps.example.net/x?" + "api" + "_key=abc123def456ghi"),
+], ids=["libpq-keyword-string", "query-token", "query-api-key"])
+def test_credentials_in_conninfo_and_query_strings(kind, value):
+    assert generic("aws:cloudwatch/eventTarget:EventTarget", {"input": value}, name="t") == [
+        f"EventTarget 't': input holds a secret-shaped value ({kind}) in plain configuration. {GENERIC_FIX}"]
+
+
+@pytest.mark.parametrize(("type_token", "props", "path"), [
+    ("aws:ecs/taskDefinition:TaskDefinition", lambda v: {"containerDefinitions": json.dumps(
+        [{"name": "etl", "environment": [{"name": "UPSTREAM", "value": v}]}])},
+     "containerDefinitions(json)[0].environment[0].value"),
+    ("aws:ec2/launchTemplate:LaunchTemplate", lambda v: {"userData": base64.b64encode(
+        f"#!/bin/sh\ncurl -H 'x: {v}' https://x\n".encode()).decode()}, "userData(base64)"),
+    (DEPLOYMENT, lambda v: {"spec": {"template": {"spec": {"containers": [{"name": "etl", "args": ["--key", v]}]}}}},
+     "spec.template.spec.containers[0].args[1]"),
+    ("vercel:index/deployment:Deployment", lambda v: {"environment": {"UPSTREAM": v}}, "environment.UPSTREAM"),
+    ("vercel:index/logDrain:LogDrain", lambda v: {"headers": {"X-Upstream": v}}, "headers.X-Upstream"),
+    ("aws:ssm/parameter:Parameter", lambda v: {"type": "String", "value": v}, "value"),
+], ids=["ecs-container-definitions", "launch-template-user-data", "container-args", "vercel-deployment-environment",
+        "log-drain-headers", "ssm-string"])
+def test_sinks_the_pack_used_to_skip(type_token, props, path):
+    value = SECRET_SHAPED["Stripe secret key"]()
+    [message] = generic(type_token, props(value), name="s")
+    assert message.startswith(f"{type_token.rsplit(':', 1)[-1]} 's': {path} holds a secret-shaped value "
+                              "(Stripe secret key)")
+    assert value not in message
+
+
+def test_an_ssm_secure_string_may_hold_a_secret():
+    props = {"type": "SecureString", "value": SECRET_SHAPED["Stripe secret key"]()}
+    assert generic("aws:ssm/parameter:Parameter", props) == []
+
+
+def test_a_value_the_sdk_marks_as_a_pulumi_secret_is_fine():
+    props = {"description": PolicySecret(SECRET_SHAPED["Stripe secret key"]())}
+    assert generic("aws:iam/role:Role", props) == []

@@ -72,8 +72,11 @@ def check_secret_shaped_values(subject: Subject) -> Iterator[str]:
             continue
         siblings.setdefault(path[:-1], []).append((path, text))
         kind = shaped(text)
-        if kind and not any(path[:len(seen)] == seen for seen, _ in found):
-            found.append((path, kind))  # a document's own leaves are not reported again inside it
+        if kind:
+            found.append((path, kind))
+    # a document and the leaf inside it that holds the value: report the leaf, the most precise path
+    found = [(path, kind) for path, kind in found
+             if not any(len(other) > len(path) and other[:len(path)] == path for other, _ in found)]
     for path, kind in list(found):
         if kind == "AWS access key id":
             found.extend((other, "AWS secret access key, next to its access key id")

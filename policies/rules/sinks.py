@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..catalogue import is_public_by_design, is_secret_name
+from ..catalogue import is_placeholder, is_public_by_design, is_secret_name
 from .base import Subject, dig, format_path, is_inline_literal, resource_policy, shaped
 from .walk import named_values
 
@@ -74,6 +74,16 @@ def _ssm_problems(subject: Subject) -> Iterator[str]:
             yield subject.say(f"{format_path(path)} sets {key} to a literal in a {kind} parameter", SSM_FIX)
 
 
+SECRET_REFERENCE_KEYS = frozenset({"existingSecret", "existingSecretName", "secretName", "secretRef", "secretKeyRef"})
+
+
+def _names_a_key_of_a_secret(subject: Subject, path: tuple, name: str) -> bool:
+    """Charts name the keys of a referenced Secret: `{existingSecret: x, passwordKey: password}`."""
+    parent = dig(subject.props, *path[:-1])
+    return (isinstance(parent, dict) and bool(SECRET_REFERENCE_KEYS & set(parent))
+            and name.lower().endswith(("key", "_key", "-key")))
+
+
 def check_plaintext_sinks(subject: Subject) -> Iterator[str]:
     sinks = SINKS.get(subject.type, ()) + EVERY_RESOURCE
     if subject.type.startswith("kubernetes:"):
@@ -81,7 +91,8 @@ def check_plaintext_sinks(subject: Subject) -> Iterator[str]:
     for sink in sinks:
         root = dig(subject.props, *sink.path)
         for path, name, value in named_values(root, sink.path) if root is not None else ():
-            if _secret(name, value) and is_inline_literal(value) and not shaped(value):
+            if (_secret(name, value) and is_inline_literal(value) and not is_placeholder(str(value))
+                    and not shaped(value) and not _names_a_key_of_a_secret(subject, path, name)):
                 yield subject.say(f"{format_path(path)} sets {name} to a literal in {sink.what}", sink.fix)
     if subject.type == SSM_PARAMETER:
         yield from _ssm_problems(subject)

@@ -25,6 +25,7 @@ Path = tuple[str | int, ...]
 MAX_DEPTH = 3  # decoding levels: base64 of JSON of a YAML document is as deep as anything real goes
 BASE64 = re.compile(r"^(?:[A-Za-z0-9+/]{4}){4,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
 LINE_ASSIGNMENT = re.compile(r"^\s*(?:export\s+|set\s+|ENV\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.*?)\s*$")
+YAML_KEY = re.compile(r"^[A-Za-z0-9_.\-/]+$")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -43,8 +44,9 @@ def decode(text: str) -> tuple[str, Any] | None:
             loaded = yaml.load(stripped, Loader=_Loader)  # noqa: S506 - the C safe loader
         except yaml.YAMLError:
             loaded = None
-        if isinstance(loaded, dict | list):
-            return "(yaml)", loaded
+        if isinstance(loaded, list) or isinstance(loaded, dict) and all(
+                isinstance(k, str) and YAML_KEY.match(k) for k in loaded):
+            return "(yaml)", loaded  # a document, not a script that happens to parse (`curl -H 'x: y'`)
     if len(stripped) >= 16 and BASE64.match(stripped):
         try:
             decoded = base64.b64decode(stripped, validate=True).decode("utf-8")
