@@ -169,7 +169,7 @@ PLACEHOLDER = re.compile(
     r"""^(?:
         | <[^<>]*> | \$\{[^}]*\} | \$[A-Z_][A-Z0-9_]* | \{\{[^}]*\}\} | %\([a-z_]+\)s | %s
         | x{3,} | \*{3,} | \.{3} | -{1,3} | n/?a | tbd | todo | none | null | nil | empty | redacted | dummy
-        | change[-_ ]?me | set[-_ ]?me | replace[-_ ]?me | example | placeholder | fake | test | secret
+        | change[-_ ]?me | set[-_ ]?me | replace[-_ ]?me | example | placeholder | test | secret
         | your[-_ ][a-z0-9_ -]* | my[-_ ][a-z0-9_ -]* | pass | password | passwd | pwd | user | username | token
     )$""", re.IGNORECASE | re.VERBOSE)
 TEMPLATE_STARTS = ("$", "{", "%", "<", "(", "[")
@@ -230,7 +230,7 @@ OWN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}={0,2}\.(eyJ[A-Za-z0-9_-]{8,}={0,2})\.[A-Za-z0-9_-]{8,}={0,2}")
 URL_PASSWORD = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@'\"?#]*:(?P<password>[^\s@/'\"?#]+)@[^\s'\"]")
 # libpq keyword strings, query strings, CLI flags and properties: password=..., ?token=..., --api-key=...
-ASSIGNMENT = re.compile(r"(?:^|(?<=[\s?&;,\"'(]))-{0,2}(?P<key>[A-Za-z][A-Za-z0-9_.-]{1,60})(?:=|: ?)(?![/=])"
+ASSIGNMENT = re.compile(r"(?:^|(?<=[\s?&;,\"'(]))-{0,2}(?P<key>[A-Za-z][A-Za-z0-9_.-]{1,60})(?:=|: )(?![/=])"
                         r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s&;,'\"()\[\]{}?#:`\\]+)(?![(\[:`\\])")
 FAKE_PREFIXES = ("fake", "dummy", "example", "test-", "test_", "not-", "sample")
 

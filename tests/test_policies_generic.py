@@ -147,7 +147,8 @@ def test_an_access_key_id_and_its_secret_split_across_two_keys():
 
 
 @pytest.mark.parametrize(("kind", "value"), [
-    ("credential in `password=`", "host=db port=5432 user=etl " + "pass" + "word=s3cr" + secrets.token_hex(4) + " dbname=etl"),
+    ("credential in `password=`",
+     "host=db port=5432 user=etl " + "pass" + "word=s3cr" + secrets.token_hex(4) + " dbname=etl"),
     ("credential in `token=`", "https://api.example.net/feed?" + "to" + "ken=abc123def456ghi&page=1"),
     ("credential in `api_key=`", "https://maps.example.net/x?" + "api" + "_key=abc123def456ghi"),
 ], ids=["libpq-keyword-string", "query-token", "query-api-key"])

@@ -11,6 +11,7 @@ from tests.support.policy_fixtures import (
     SECRET_SHAPED,
     SEV,
     anon_jwt,
+    padded_jwt,
     sentry_dsn,
     vercel_var,
     violations,
@@ -135,3 +136,39 @@ def test_vercel_public_fails_for_each_secret_shaped_value(kind):
         "and NEXT_PUBLIC_ variables are shipped to every browser. Fix: revoke that credential, ship only public values "
         "(the Supabase anon key, a Sentry DSN) in NEXT_PUBLIC_SUPABASE_ANON_KEY, and keep the secret in a sensitive "
         "server-side variable."]
+
+
+# --- the deprecated inline Project.environments, public-by-design keys (issue 17) ---------------------------
+
+PROJECT = "vercel:index/project:Project"
+
+
+def test_project_inline_environments_are_read():
+    props = {"name": "kingtavo-web", "environments": [
+        {"key": "NEXT_PUBLIC_SITE_URL", "value": "https://kingtavo.com", "target": ["production"]},
+        {"key": "DB_PASS", "value": "fake-value", "target": ["production", "development"]}]}
+    assert violations("vercel-secret-env-sensitive", PROJECT, props, name="web") == [
+        "Project 'web': environments[1].sensitive is None for DB_PASS (its name looks secret), so anyone with access "
+        "to the project can read the value back. Fix: set sensitive=True on DB_PASS."]
+    assert violations("vercel-secret-env-not-development", PROJECT, props, name="web") == [
+        "Project 'web': environments[1].targets includes 'development' for DB_PASS (its name looks secret), so "
+        "`vercel env pull` copies it to developers' machines. Fix: target only 'preview' and/or 'production' with "
+        "DB_PASS; developers keep their own test keys in .env.local."]
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("NEXT_PUBLIC_STRIPE_PUBLISHABLE_KEY", "pk_" + "live_" + "a1B2" * 6),
+    ("NEXT_PUBLIC_RECAPTCHA_SITE_KEY", "6L" + "c" * 30 + "A1b2C3d4"),
+    ("NEXT_PUBLIC_POSTHOG_KEY", "ph" + "c_" + "a1B2" * 10),
+    ("NEXT_PUBLIC_AUTH_URL", "https://auth.kingtavo.com"),
+    ("NEXT_PUBLIC_SUPABASE_ANON_KEY", padded_jwt("anon")),
+], ids=["stripe-publishable", "recaptcha-site-key", "posthog-project-key", "auth-url", "padded-anon-jwt"])
+def test_public_by_design_keys_pass_every_vercel_rule(key, value):
+    props = vercel_var(key, value, False, ("development", "preview", "production"))
+    for rule in ("vercel-secret-env-sensitive", "vercel-secret-env-not-development", "vercel-public-env-no-secrets"):
+        assert violations(rule, PEV, props) == [], rule
+
+
+def test_a_server_side_secret_name_is_flagged_whatever_its_value_shape():
+    props = vercel_var("DB_PASS", "fake-value", sensitive=False)
+    assert len(violations("vercel-secret-env-sensitive", PEV, props)) == 1

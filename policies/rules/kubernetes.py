@@ -9,7 +9,7 @@ import binascii
 from collections.abc import Iterator
 from typing import Any
 
-from ..catalogue import is_public_by_design, is_secret_name
+from ..catalogue import is_placeholder, is_public_by_design, is_secret_name
 from .base import Subject, dig, format_path, is_inline_literal, is_literal, resource_policy, shaped
 from .walk import named_values, strings
 
@@ -139,7 +139,7 @@ def check_config_map(subject: Subject) -> Iterator[str]:
         return
     fix = "move it to a Kubernetes Secret (synced from Secrets Manager by an ExternalSecret) and mount or reference it"
     for prop, key, value in _config_map_entries(subject.props):
-        if _secret(key, value) and is_literal(value):
+        if _secret(key, value) and is_literal(value) and not is_placeholder(str(value)):
             yield subject.say(f"{prop}.{key} looks secret, and ConfigMaps are neither encrypted nor access-restricted "
                               "like Secrets", fix)
         shapes = [(path, shaped(text)) for path, text in strings(value, (prop, key)) if shaped(text)]

@@ -44,7 +44,7 @@ SCHEMA = PolicyConfigSchema(properties={
 
 def reason_problem(reason: Any, min_length: int) -> str | None:
     """Why a `rotation-reason` is not a reason (missing, too short, placeholder words), or None."""
-    if not isinstance(reason, str) or not reason.strip() or is_placeholder(reason):
+    if not isinstance(reason, str) or is_placeholder(reason) or not re.search(r"[A-Za-z0-9]", reason):
         return "gives no reason"
     words = [w.strip(".,;:!()'\"").lower() for w in reason.split()]
     filler = [w for w in words if w in PLACEHOLDER_WORDS or not w]
