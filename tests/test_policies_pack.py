@@ -41,3 +41,27 @@ def test_the_pack_declares_a_python_runtime_and_assembles_only_the_pack():
     assert project["runtime"]["name"] == "python"
     main = (ROOT / "policies" / "__main__.py").read_text()
     assert "PolicyPack(" in main and "def " not in main and "ResourceValidationPolicy" not in main
+
+
+def test_the_pack_requirements_install_what_the_pack_imports():
+    """`pulumi preview --policy-pack policies` installs policies/requirements.txt: it must cover every import."""
+    import ast
+    import sys
+    from importlib.metadata import packages_distributions
+
+    imported: set[str] = set()
+    for path in (ROOT / "policies").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    own = {"policies", "catalogue", "rules", "base"}
+    third_party = imported - set(sys.stdlib_module_names) - own
+    distributions = packages_distributions()
+    requirements = (ROOT / "policies" / "requirements.txt").read_text().split()
+    pinned = {line.split("==")[0].lower().replace("_", "-") for line in requirements if "==" in line}
+    assert third_party, "the pack imports something"
+    for module in sorted(third_party):
+        names = {d.lower().replace("_", "-") for d in distributions[module]}
+        assert names & pinned, f"{module} is not pinned in the pack's requirements"
