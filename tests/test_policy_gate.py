@@ -13,7 +13,8 @@ import secrets
 import pytest
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from policies.secret_hygiene import POLICIES
+from policies.rules import POLICIES
+from tests.support.plans import STACKS, plan
 from tools.harness import PlannedResource
 from tools.policy_gate import (
     PACK_CONFIG,
@@ -23,8 +24,10 @@ from tools.policy_gate import (
     format_violations,
     load_pack_config,
     mandatory,
+    time_stack,
     validate_pack_config,
 )
+from tools.policy_gate import main as gate_main
 
 STACK = "urn:pulumi:staging::kingtavo"
 KMS_ARN = "arn:aws:kms:eu-central-1:111122223333:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -185,3 +188,52 @@ def test_the_gate_never_prints_the_leaked_value():
     leak = "AK" + "IA" + secrets.token_hex(8).upper()
     text = format_violations(evaluate([planned("aws:s3/bucket:Bucket", "backups", {"tags": {"owner": leak}})]))
     assert "AWS access key id" in text and leak not in text
+
+
+# --- whole stacks, speed, the policies' own config ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_whole_stack_plans_are_clean_and_gated_in_under_a_second(stack):
+    resources = [r for r in plan(stack).resources if not r.read]
+    assert len(resources) > 100
+    assert evaluate(resources, load_pack_config()) == []
+    assert time_stack(stack, runs=2) < 1.0
+
+
+def test_a_leak_in_a_whole_stack_is_caught_and_not_printed():
+    leak = "AK" + "IA" + secrets.token_hex(8).upper()
+    resources = [r for r in plan("staging").resources if not r.read]
+    bucket = next(r for r in resources if r.type == "aws:s3/bucket:Bucket")
+    planted = dataclasses.replace(bucket, inputs={**bucket.inputs, "tags": {**bucket.inputs.get("tags", {}),
+                                                                            "owner": leak}})
+    found = evaluate([planted if r is bucket else r for r in resources], load_pack_config())
+    assert [(v.policy_name, v.urn) for v in found] == [("no-secret-shaped-values", bucket.urn)]
+    assert leak not in format_violations(found)
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    (0, "secretsmanager-rotation.maxRotationDays: expected an integer from 1 to 365, got 0"),
+    ("90", "secretsmanager-rotation.maxRotationDays: expected an integer"),
+    (True, "secretsmanager-rotation.maxRotationDays: expected an integer"),
+])
+def test_a_bad_rotation_maximum_is_refused(value, problem):
+    with pytest.raises(PackConfigError) as raised:
+        validate_pack_config({"secretsmanager-rotation": {"exceptions": [], "maxRotationDays": value}})
+    assert problem in str(raised.value)
+
+
+def test_the_rotation_maximum_reaches_the_rule():
+    rotation = planned("aws:secretsmanager/secretRotation:SecretRotation", "db-rotation",
+                       {"secretId": "x", "rotationRules": {"automaticallyAfterDays": 30}})
+    assert evaluate([rotation], {"secretsmanager-rotation": {"maxRotationDays": 60}}) == []
+    [violation] = evaluate([rotation], {"secretsmanager-rotation": {"maxRotationDays": 14}})
+    assert violation.urn == rotation.urn and "longer than the pack's maximum of 14" in violation.message
+
+
+def test_the_gate_command_times_a_stack(capsys):
+    assert gate_main(["--stack", "production", "--time"]) == 0
+    out = capsys.readouterr().out
+    assert "kingtavo-secret-hygiene: no violations" in out
+    seconds = float(out.split("resources): ")[1].split(" s")[0])
+    assert 0 < seconds < 1.0

@@ -14,12 +14,18 @@ resources the offline plan (`tools/harness.py`) records, so that tests and `make
 
     violations = evaluate(plan.resources, load_pack_config())
     print(format_violations(violations))
+
+`python -m tools.policy_gate --stack staging [--time]` plans a stack and gates it (exit 1 on a mandatory
+violation); `--time` prints how long the pack alone takes over the whole stack (`time_stack`).
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
+import sys
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,7 +44,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from policies.secret_hygiene import PACK_ENFORCEMENT, PACK_NAME, POLICIES
+from policies.catalogue import clear_cache
+from policies.rules import PACK_ENFORCEMENT, PACK_NAME, POLICIES
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK_CONFIG = ROOT / "policies" / "pack-config.json"
@@ -100,9 +107,21 @@ def _validate_exceptions(policy_name: str, exceptions: Any) -> list[str]:
     return problems
 
 
+def _validate_property(policy_name: str, key: str, value: Any, spec: Mapping[str, Any]) -> list[str]:
+    """A policy's own config property (e.g. maxRotationDays) against its JSON-schema type and bounds."""
+    if spec.get("type") == "integer":
+        if not isinstance(value, int) or isinstance(value, bool):
+            return [f"{policy_name}.{key}: expected an integer"]
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if (low is not None and value < low) or (high is not None and value > high):
+            return [f"{policy_name}.{key}: expected an integer from {low} to {high}, got {value}"]
+    return []
+
+
 def validate_pack_config(config: Mapping[str, Any], policies: Sequence[Policy] = POLICIES) -> None:
     """Raise PackConfigError listing every problem: unknown policy names, levels or config keys, bad exceptions."""
     names = {policy.name for policy in policies}
+    schemas = {p.name: (p.config_schema.properties if p.config_schema else {}) for p in policies}
     problems = []
     for name, value in config.items():
         if name != "all" and name not in names:
@@ -120,7 +139,10 @@ def validate_pack_config(config: Mapping[str, Any], policies: Sequence[Policy] =
         if level is not None and level not in LEVELS:
             problems.append(f"{name}.enforcementLevel: unknown enforcement level {level!r}")
         for key in set(value) - {"enforcementLevel", "exceptions"}:
-            problems.append(f"{name}.{key}: not a config property of this policy")
+            if key in schemas[name]:
+                problems.extend(_validate_property(name, key, value[key], schemas[name][key]))
+            else:
+                problems.append(f"{name}.{key}: not a config property of this policy")
         if "exceptions" in value:
             problems.extend(_validate_exceptions(name, value["exceptions"]))
     if problems:
@@ -242,3 +264,42 @@ def format_violations(violations: Sequence[Violation]) -> str:
         where = f"{v.resource_name} ({v.urn})" if v.urn else "(stack)"
         lines.append(f"    [{v.enforcement_level}] {v.policy_name}: {where}\n        {v.message}")
     return "\n".join(lines)
+
+
+# --- timing and the command line --------------------------------------------------------------------------
+
+
+def _declared(stack: str) -> list:
+    from tools.harness import run_stack
+
+    return [r for r in run_stack(stack).resources if not r.read]
+
+
+def time_stack(stack: str, runs: int = 3) -> float:
+    """Seconds the pack takes over the whole planned stack (best of `runs`, the plan itself not counted)."""
+    resources, config = _declared(stack), load_pack_config()
+    evaluate(resources[:1], config)  # imports and first-use caches are not the pack's per-stack cost
+    timings = []
+    for _ in range(runs):
+        clear_cache()  # each run judges every string afresh, as a new `pulumi preview` would
+        start = time.perf_counter()
+        evaluate(resources, config)
+        timings.append(time.perf_counter() - start)
+    return min(timings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.policy_gate", description=__doc__.splitlines()[0])
+    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--time", action="store_true", help="print the pack's time over the stack")
+    args = parser.parse_args(argv)
+    resources = _declared(args.stack)
+    violations = evaluate(resources, load_pack_config())
+    print(format_violations(violations))
+    if args.time:
+        print(f"{PACK_NAME} over {args.stack} ({len(resources)} resources): {time_stack(args.stack):.3f} s")
+    return 1 if mandatory(violations) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,7 @@ only their kind). Checks:
 - stack files: a key `Pulumi.yaml` declares `secret: true` is set only as `secure:` ciphertext (for
   object-typed secrets, every leaf), and any other config key whose name looks secret
   (`aws:secretKey`, `vercel:apiToken`) holds no plaintext; `Pulumi.yaml` gives no secret a default;
-- every committed file: no secret-shaped value (`policies/patterns.py`, the same detectors as the pack);
+- every committed file: no secret-shaped value (`policies/catalogue.py`, the catalogue the pack and settings use);
 - `.gitignore` ignores local `.env*` files but not `.env.example`; `.env.example` exists and holds
   placeholders only for secret-looking variables;
 - no local env file, private key or kubeconfig is committed.
@@ -31,7 +31,12 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from policies.patterns import find_secret_values, is_placeholder, looks_secret_name
+from policies.catalogue import find_secret_values, is_placeholder, is_public_by_design, is_secret_name
+
+
+def looks_secret_name(name: str) -> bool:
+    """A name that announces a secret and is not a key published to browsers by design (the catalogue decides)."""
+    return is_secret_name(name) and not is_public_by_design(name)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "kingtavo"
