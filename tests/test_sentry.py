@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.core.environments import ENVIRONMENTS
-from policies.patterns import find_secret_values
+from policies.catalogue import find_secret_values
 from tests.support.plans import STACKS, plan
 from tools.harness import PlannedResource, PlanResult, is_secret_wrapper, stack_config
 from tools.plan import compare

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from components.core.settings import SECRET_KEYS
-from policies.patterns import find_secret_values, is_placeholder
+from policies.catalogue import find_secret_values, is_placeholder
 from tools.harness import project_declarations, stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
