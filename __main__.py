@@ -8,14 +8,14 @@ registered.
 
 import pulumi
 
-from components.alerting.monitoring import ClusterMonitoring, ClusterMonitoringArgs
+from components.alerting.monitoring import MONITORING_NAMESPACE, ClusterMonitoring, ClusterMonitoringArgs
 from components.alerting.routing import AlertRouting, AlertRoutingArgs
 from components.backups.archive import BackupArchive, BackupArchiveArgs
 from components.backups.dump_job import BackupDumpJob, BackupDumpJobArgs
 from components.backups.monitor import BackupMonitor, BackupMonitorArgs
 from components.compute.blue_green import BlueGreenArgs, BlueGreenService
 from components.compute.cluster import Cluster, ClusterArgs
-from components.compute.namespace import ServiceNamespace, ServiceNamespaceArgs
+from components.compute.namespace import Fence, ServiceNamespace, ServiceNamespaceArgs
 from components.core.bootstrap import BootstrapOutputs
 from components.core.context import AwsContext, StackContext
 from components.core.environments import environment
@@ -28,11 +28,11 @@ from components.secrets.edge_functions import SupabaseSecrets, SupabaseSecretsAr
 from components.secrets.etl_secrets import EtlSecrets, EtlSecretsArgs
 from components.secrets.external_secrets import ExternalSecretsOperator, ExternalSecretsOperatorArgs
 from components.secrets.platform_key import PlatformKey, PlatformKeyArgs
+from components.secrets.rotation import POSTGRES_PORTS
 
 settings, aws_ctx = load_settings(present_keys=present_config_keys()), AwsContext.lookup()
 check_against_account(settings, aws_ctx.account_id, aws_ctx.region)
 secret, ctx = settings.secret_values, StackContext(env=environment(settings.environment), aws=aws_ctx)
-
 platform_key = PlatformKey("platform-key", PlatformKeyArgs(ctx, settings.secrets.kms_deletion_window_days))
 ctx = ctx.with_platform_key(platform_key.arn)
 bootstrap = BootstrapOutputs(settings.bootstrap)  # CI roles and the image registry, from the bootstrap project
@@ -45,11 +45,11 @@ cluster = Cluster("cluster", ClusterArgs(
     deploy_role_arn=bootstrap.deploy_role_arn, preview_role_arn=bootstrap.preview_role_arn))
 etl_namespace = ServiceNamespace("etl", ServiceNamespaceArgs(
     ctx, namespace=settings.etl.namespace, service_account="etl", k8s_provider=cluster.provider,
-    oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer))
+    oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer, fence=Fence(
+        settings.network.cidr, (*POSTGRES_PORTS, 443), {MONITORING_NAMESPACE: ["http"]})))
 
-# --- secrets: the ETL's secrets in Secrets Manager (the database credential rotated), synced by External Secrets ---
-external_secrets = ExternalSecretsOperator("external-secrets", ExternalSecretsOperatorArgs(ctx,
-    k8s_provider=cluster.provider))
+# --- secrets: the ETL's secrets in Secrets Manager (rotated database credentials), synced by External Secrets ---
+external_secrets = ExternalSecretsOperator("external-secrets", ExternalSecretsOperatorArgs(ctx, cluster.provider))
 secret_store = EtlSecrets("secrets", EtlSecretsArgs(
     ctx, settings.secrets, etl=settings.etl, database=settings.supabase, etl_api_keys=secret.etl_api_keys,
     etl_reader_role_arn=etl_namespace.role.arn, k8s_provider=cluster.provider, etl_namespace=settings.etl.namespace,
@@ -99,7 +99,7 @@ BackupDumpJob("backup-dump", BackupDumpJobArgs(
     oidc_issuer=cluster.oidc_issuer, bucket_name=backup_archive.bucket_name, bucket_arn=backup_archive.bucket_arn,
     secrets_kms_key_arn=secret_store.kms_key_arn, database=settings.supabase, rotator=secret_store.rotator,
     rotation_days=settings.secrets.rotation_days, recovery_window_days=settings.secrets.recovery_window_days,
-    k8s_depends_on=[external_secrets]))
+    fence=Fence(settings.network.cidr, (*POSTGRES_PORTS, 443)), k8s_depends_on=[external_secrets]))
 BackupMonitor("backup-monitor", BackupMonitorArgs(
     ctx, settings.backups, supabase=settings.supabase, secrets_kms_key_arn=secret_store.kms_key_arn,
     access_token=secret.supabase_access_token.output(), critical_topic_arn=alert_routing.critical_topic_arn,

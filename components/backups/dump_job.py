@@ -16,7 +16,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.compute.namespace import ServiceNamespace, ServiceNamespaceArgs
+from components.compute.namespace import Fence, ServiceNamespace, ServiceNamespaceArgs
 from components.core.context import StackContext
 from components.core.settings import BackupsSettings, SupabaseSettings
 from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
@@ -50,6 +50,7 @@ class BackupDumpJobArgs:
     rotator: PostgresRotator  # rotates the dump job's credential like the ETL's
     rotation_days: int  # secrets.rotationDays
     recovery_window_days: int  # secrets.recoveryWindowDays
+    fence: Fence | None = None  # the namespace's NetworkPolicies
     namespace: str = "db-backup"
     # what the Kubernetes objects wait for: the External Secrets operator's CRDs
     k8s_depends_on: Sequence[pulumi.Resource] = ()
@@ -65,15 +66,17 @@ class BackupDumpJob(pulumi.ComponentResource):
         self.credential = self._credential(name, args, tags)
         args.rotator.rotate(f"{name}-credential", self.credential, args.rotation_days)
         identity = ServiceNamespace(f"{name}-identity", ServiceNamespaceArgs(
-            args.ctx, namespace=args.namespace, service_account="db-backup",
+            args.ctx, namespace=args.namespace, service_account="db-backup", fence=args.fence,
             k8s_provider=args.k8s_provider, oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer),
             opts=pulumi.ResourceOptions(parent=self))
         identity.role.grant(f"{name}-upload-and-read-credential", pulumi.Output.all(
             args.bucket_arn, args.ctx.key_arn, self.credential.arn, args.secrets_kms_key_arn).apply(
             lambda v: [
                 {"Sid": "WriteDumps", "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"{v[0]}/*"},
-                {"Sid": "EncryptDumps", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Encrypt"],
-                 "Resource": v[1]},
+                # a multipart upload (the AWS CLI splits dumps over 8 MiB) reads back its data keys: Decrypt too
+                {"Sid": "EncryptDumps", "Effect": "Allow",
+                 "Action": ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"], "Resource": v[1],
+                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{args.ctx.aws.region}.amazonaws.com"}}},
                 {"Sid": "ReadCredential", "Effect": "Allow",
                  "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": v[2]},
                 {"Sid": "DecryptCredential", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": v[3],

@@ -115,7 +115,8 @@ class BlueGreenService(pulumi.ComponentResource):
                 "Action": "kms:Decrypt",
                 "Resource": args.secrets_kms_key_arn,
                 # StringLike: the region is not known here, and StringEquals would not expand the wildcard
-                "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+                "Condition": {"StringEquals": {
+                    "kms:ViaService": f"secretsmanager.{args.ctx.aws.region}.amazonaws.com"}},
             })
         args.namespace.role.grant(f"{name}-read-secrets", pulumi.Output.all(*[
             pulumi.Output.from_input(s) for s in statements]).apply(list))

@@ -198,6 +198,8 @@ class Cluster(pulumi.ComponentResource):
         addon = aws.eks.Addon(
             f"{name}-addon-vpc-cni", cluster_name=self.cluster.name, addon_name="vpc-cni",
             addon_version=args.settings.addon_versions.vpc_cni, service_account_role_arn=role.arn,
+            # the network policy agent: without it the namespaces' NetworkPolicies would not be enforced
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="PRESERVE", tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]))
         addon.role = role  # type: ignore[attr-defined]

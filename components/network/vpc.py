@@ -134,7 +134,8 @@ class Network(pulumi.ComponentResource):
             retention_in_days=settings.flow_log_retention_days, kms_key_id=args.ctx.key_arn, tags=tags, opts=child)
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com"),
+            # only on behalf of this account (confused deputy): AWS documents aws:SourceAccount for flow logs
+            assume_role_policy=service_trust_policy("vpc-flow-logs.amazonaws.com", args.ctx.aws.account_id),
             tags=tags, opts=child)
         aws.iam.RolePolicy(
             f"{name}-flow-logs-write",
