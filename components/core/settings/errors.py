@@ -54,6 +54,18 @@ def _model_at(model: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] 
     return model
 
 
+def _unquote_hint(error: Mapping[str, Any]) -> str:
+    """Strict types refuse '2' and 'true': say how to write them when that is the slip."""
+    value = error.get("input")
+    if not isinstance(value, str):
+        return ""
+    plain = value.strip().lower()
+    if (error["type"] == "int_type" and plain.lstrip("-").isdigit()) or (
+            error["type"] == "bool_type" and plain in ("true", "false")):
+        return f"; write it unquoted: {plain}"
+    return ""
+
+
 def format_error(prefix: str, error: Mapping[str, Any], secret: bool, model: type[BaseModel] | None = None
                  ) -> list[str]:
     """One problem line per error; a model check may name several sub-keys, one `path: message` per line."""
@@ -70,5 +82,5 @@ def format_error(prefix: str, error: Mapping[str, Any], secret: bool, model: typ
     elif error["type"] == "value_error" and KEYED.match(message):
         return [f"{key}.{line}" for line in message.splitlines()]
     elif not secret and error["type"] not in ("value_error", "assertion_error") and "input" in error:
-        message = f"{message} (got {error['input']!r})"
+        message = f"{message} (got {error['input']!r}{_unquote_hint(error)})"
     return [f"{key}: {message}"]

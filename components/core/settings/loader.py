@@ -70,6 +70,8 @@ SECRET_KEYS: dict[str, str | None] = {
     "edgeFunctionSecrets": "supabase.edgeFunctionSecretNames",
 }
 SCALAR_KEYS = ("activeColor",)
+# Provider credentials: like our own secrets, they must never be plaintext in a stack file.
+PROVIDER_SECRET_KEYS = ("aws:secretKey", "aws:token", "vercel:apiToken", "sentry:token")
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,11 @@ def load_settings(stack: str | None = None, read: ConfigReader = _runtime_reader
     stack = stack or pulumi.get_stack()
     if is_secret is None:
         is_secret = pulumi.runtime.is_config_secret if read is _runtime_reader else (lambda _key: True)
-    problems: list[str] = unknown_key_problems(present_keys or (), PROJECT, (*PLANES, *SECRET_KEYS, *SCALAR_KEYS))
+    present = list(present_keys or ())
+    problems: list[str] = unknown_key_problems(present, PROJECT, (*PLANES, *SECRET_KEYS, *SCALAR_KEYS))
+    problems.extend(f"{key}: is a provider credential given in plaintext; set it with `pulumi config set --secret "
+                    f"{key}` (or better, let the provider read it from the environment or OIDC)"
+                    for key in PROVIDER_SECRET_KEYS if key in present and not is_secret(key))
     env = environments.ENVIRONMENTS.get(stack)
     if env is None:
         problems.append(f"stack {stack!r}: expected one of {', '.join(environments.STACKS)} (the environment is the "

@@ -28,6 +28,7 @@ from components.core.settings.fields import (
     Unique,
     VpcCidr,
     cpu_cores,
+    matching,
     memory_bytes,
     public_access_problems,
 )
@@ -47,10 +48,10 @@ class NetworkSettings(Plane):
     """The VPC over several availability zones: public and private subnets, NAT, flow logs."""
 
     cidr: VpcCidr = Field("10.0.0.0/16", description="the VPC's IPv4 CIDR, /16 to /28, in a private range")
-    az_count: int = Field(3, ge=2, le=6, description="availability zones used (2-6, at most the region's zones)")
+    az_count: int = Field(3, ge=2, le=6, description="availability zones used (at most the region's zones)")
     nat_gateways: Literal["single", "per_az"] = Field(
         "per_az", description="one NAT gateway (single) or one per zone (per_az; production requires per_az)")
-    subnet_prefix_length: int = Field(20, ge=16, le=28, description="prefix length of each subnet (16-28)")
+    subnet_prefix_length: int = Field(20, ge=16, le=28, description="prefix length of each subnet")
     flow_log_retention_days: LogRetentionDays = Field(90, description="VPC flow log retention, a CloudWatch period")
 
     @model_validator(mode="after")
@@ -105,7 +106,8 @@ class ColorRelease(Plane):
 
 
 # A database user: a role name, or the pooler's `<role>.<project-ref>` (Supabase's Supavisor pooler).
-DATABASE_USER = r"^[a-z_][a-z0-9_]{0,62}(\.[a-z]{20})?$"
+DatabaseUser = Annotated[str, matching(r"^[a-z_][a-z0-9_]{0,62}(\.[a-z]{20})?$", "a database user (a role name "
+                                       "such as 'etl', or 'etl.<projectRef>' through Supabase's pooler)")]
 
 
 class EtlSettings(Plane):
@@ -126,8 +128,8 @@ class EtlSettings(Plane):
     api_key_names: Annotated[list[EnvName], Unique] = Field(
         default_factory=list, description="names of the third-party API keys in the secret etlApiKeys, each once; "
         "never a name the program sets (PGPASSWORD, PORT, ...)")
-    database_user: str = Field("etl", pattern=DATABASE_USER, description="the database user: a role name, or "
-                               "<role>.<supabase.projectRef> through Supabase's pooler")
+    database_user: DatabaseUser = Field("etl", description="the database user: a role name, or "
+                                        "<role>.<supabase.projectRef> through Supabase's pooler")
 
     @model_validator(mode="after")
     def _checks(self) -> EtlSettings:
@@ -181,8 +183,8 @@ class SecretsSettings(Plane):
     """Secret stores: rotation, and how long a deleted secret or key can be recovered."""
 
     rotation_days: int = Field(30, ge=1, le=365, description="days between rotations of generated credentials")
-    recovery_window_days: int = Field(30, ge=7, le=30, description="recovery window of every deleted secret (7-30)")
-    kms_deletion_window_days: int = Field(30, ge=7, le=30, description="deletion window of every KMS key (7-30)")
+    recovery_window_days: int = Field(30, ge=7, le=30, description="recovery window of every deleted secret")
+    kms_deletion_window_days: int = Field(30, ge=7, le=30, description="deletion window of every KMS key")
 
 
 class BackupsSettings(Plane):
