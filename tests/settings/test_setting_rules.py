@@ -128,6 +128,7 @@ BAD: list[tuple[str, list[str], str]] = [
     (STAGE, ["supabase.edgeFunctionSecretNames=[OPENAI_API_KEY, OPENAI_API_KEY]"],
      "kingtavo:supabase.edgeFunctionSecretNames"),
     (STAGE, ["supabase.databasePort='5432'"], "kingtavo:supabase.databasePort"),
+    (PROD, ["supabase.databaseHost=db.otherprojectrefabcde.supabase.co"], "kingtavo:supabase.databaseHost"),
     # backups: cron schedules as a Kubernetes CronJob takes them; strict booleans and numbers
     (STAGE, ["backups.dumpSchedule='99 99 * * *'"], "kingtavo:backups.dumpSchedule"),
     (STAGE, ["backups.dumpSchedule='0 3 * *'"], "kingtavo:backups.dumpSchedule"),
@@ -159,7 +160,8 @@ BAD: list[tuple[str, list[str], str]] = [
 # (stack, edits) that must plan: the edges of the rules above.
 VALID: list[tuple[str, list[str]]] = [
     (STAGE, [f"etl.databaseUser=etl.{STAGE_REF}"]),  # Supabase's pooler user
-    (PROD, [f"etl.databaseUser=etl.{PROD_REF}"]),
+    (PROD, [f"etl.databaseUser=etl.{PROD_REF}", "supabase.databaseHost=aws-0-eu-central-1.pooler.supabase.com",
+            "supabase.databasePort=6543"]),
     (STAGE, ["cluster.publicAccessCidrs=[1.0.0.0/8]"]),  # exactly a /8
     (STAGE, ["cluster.publicAccessCidrs=[]"]),  # private endpoint only
     (STAGE, ["backups.dumpSchedule='@daily'"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -91,6 +92,8 @@ class FrontendSettings(Plane):
         return self.blue if color == "blue" else self.green
 
 
+# A project's direct database host; the pooler's hosts (`*.pooler.supabase.com`) are shared by projects.
+DIRECT_DATABASE_HOST = re.compile(r"^db\.(?P<ref>[a-z]{20})\.supabase\.co$")
 # Where the Supabase Management API may be: the access token and every Edge Function secret are sent there.
 SUPABASE_API_URLS = ("https://api.supabase.com",)
 
@@ -151,6 +154,10 @@ class SupabaseSettings(Plane):
         if self.url.rstrip("/") != expected_url:
             problems.append(f"url: {self.url!r} is not projectRef's URL; expected {expected_url!r}")
         problems.extend(f"anonKey: {p}" for p in anon_key_problems(self.anon_key, self.project_ref))
+        direct = DIRECT_DATABASE_HOST.match(self.database_host)
+        if direct and direct["ref"] != self.project_ref:
+            problems.append(f"databaseHost: {self.database_host!r} is project {direct['ref']!r}'s database, not "
+                            f"projectRef {self.project_ref!r}'s")
         if self.api_url.rstrip("/") not in SUPABASE_API_URLS:
             problems.append(f"apiUrl: {self.api_url!r} is not Supabase's Management API; the access token and every "
                             f"Edge Function secret are sent there (expected one of {', '.join(SUPABASE_API_URLS)})")
