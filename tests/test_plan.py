@@ -91,13 +91,15 @@ def test_a_leak_planted_in_a_copy_of_the_stack_settings_fails_the_gate(tmp_path)
     # an AWS access key id shape, assembled here so no committed file holds one
     leaked = "AK" + "IA" + "Z7" * 8
 
+    # Settings refuse a credential-shaped publicEnv value before the plan (tests/settings/test_setting_rules.py),
+    # so the leak is planted in a setting whose value settings do not judge: the gate is the layer behind them.
     def plant(config):
-        config["kingtavo:frontend"]["publicEnv"]["NEXT_PUBLIC_ANALYTICS_ID"] = leaked
+        config["kingtavo:alerting"]["runbookBaseUrl"] = f"https://runbooks.example.com/{leaked}"
 
     root = _copy_with_stack_file(tmp_path, "staging", plant)
     violations = evaluate(run_stack("staging", root=root).resources, load_pack_config())
     assert violations, "the planted key was not caught"
-    assert {v.policy_name for v in violations} >= {"vercel-public-env-no-secrets"}
+    assert {v.policy_name for v in violations} >= {"no-secret-shaped-values"}
     assert all(v.mandatory for v in violations)
     assert not any(leaked in v.message for v in violations)
 

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Minimums:
-    """What a stack's settings must at least provide; checked before any resource is declared."""
+    """What a stack's settings must at least provide; settings validation checks them before any resource.
 
+    The production minimums table: high availability (replicas, nodes, a NAT gateway per zone), an
+    instant rollback (the idle color stays warm) and point-in-time recovery.
+    """
+
+    etl_replicas: int = 1  # etl.replicas: pods of the live color
+    etl_idle_replicas: int = 0  # etl.idleReplicas: the idle color stays warm (a rollback needs no cold start)
     node_min_size: int = 1  # cluster.nodeMinSize
     nat_per_zone: bool = False  # network.natGateways must be 'per_az'
     point_in_time_recovery: bool = False  # backups.pointInTimeRecovery must be true
@@ -50,7 +56,8 @@ ENVIRONMENTS: dict[str, Environment] = {
         name="production", vercel_target="production", vercel_custom_environment=None, owns_vercel_project=True,
         protect=True,
         pages_on_vercel_errors=True,
-        minimums=Minimums(node_min_size=2, nat_per_zone=True, point_in_time_recovery=True)),
+        minimums=Minimums(etl_replicas=2, etl_idle_replicas=1, node_min_size=2, nat_per_zone=True,
+                          point_in_time_recovery=True)),
 }
 STACKS: tuple[str, ...] = tuple(ENVIRONMENTS)
 

@@ -26,6 +26,7 @@ import pulumi_random as random
 import pulumiverse_vercel as vercel
 
 from components.core.context import StackContext
+from components.core.reserved import SENTRY_AUTH_TOKEN, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY, SUPABASE_URL
 from components.core.settings import (
     COLORS,
     PROJECT,
@@ -42,10 +43,8 @@ from components.core.settings import (
 VERCEL_AUTHENTICATION = "standard_protection_new"
 PROTECTION_BYPASS_LENGTH = 32  # Vercel's bypass secrets are 32 alphanumeric characters
 
-SUPABASE_URL = "NEXT_PUBLIC_SUPABASE_URL"
-SUPABASE_ANON_KEY = "NEXT_PUBLIC_SUPABASE_ANON_KEY"
-SUPABASE_SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY"
-SENTRY_AUTH_TOKEN = "SENTRY_AUTH_TOKEN"
+# SUPABASE_URL, SUPABASE_ANON_KEY, SUPABASE_SERVICE_ROLE_KEY, SENTRY_AUTH_TOKEN: the variables the program sets
+# itself, reserved in components/core/reserved.py, which settings validation reads too.
 # Config keys that name variables freely; every other source is fixed by the program.
 FREE_FORM_SOURCES = (f"{PROJECT}:frontend.publicEnv.", f"{PROJECT}:frontendServerSecrets.")
 

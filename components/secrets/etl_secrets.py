@@ -37,14 +37,14 @@ import pulumi_random as random
 
 from components.core.context import AwsContext, StackContext, manual_rotation_tags
 from components.core.kms import account_admin_statement, customer_managed_key
+from components.core.reserved import DATABASE_KEYS
 from components.core.settings import EtlSettings, Secret, SecretsSettings, SupabaseSettings
 from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
 from components.secrets.rotation import READ_VALUE, PostgresRotator, PostgresRotatorArgs, database_credential
 
 ETL_K8S_SECRET = "etl-secrets"
-# Kubernetes Secret key (libpq's environment variables) -> property of the database credential's JSON.
-DATABASE_KEYS = {"PGHOST": "host", "PGPORT": "port", "PGDATABASE": "dbname", "PGUSER": "username",
-                 "PGPASSWORD": "password"}
+# Kubernetes Secret key (libpq's environment variables) -> property of the database credential's JSON:
+# `DATABASE_KEYS`, reserved in components/core/reserved.py, which settings validation reads too.
 
 
 # --- policies (pure functions, so tests can read them without running the program) -----------------------
