@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import SECRET_KEYS
+from components.core.settings import SECRET_KEYS
 from policies.patterns import find_secret_values, is_placeholder
 from tools.harness import project_declarations, stack_config
 
