@@ -5,6 +5,7 @@ reads the outputs through `pulumi.StackReference("kingtavo/kingtavo-bootstrap/<s
 """
 
 import pulumi
+from kingtavo_bootstrap.ci_environments import ci_environments
 from kingtavo_bootstrap.ci_identity import CiIdentity, CiIdentityArgs
 from kingtavo_bootstrap.github_settings import RepositorySettings, RepositorySettingsArgs
 from kingtavo_bootstrap.registry import EtlRegistry, EtlRegistryArgs
@@ -43,21 +44,14 @@ if settings.registry.manage:
 
 environment_resources = {}
 if settings.github.manage_repository_settings:
-    repo = RepositorySettings("github", RepositorySettingsArgs(
-        settings.github, preview_environment=settings.github.preview_environment or "preview-production",
-        restore_drill_environment=settings.github.restore_drill_environment))
+    repo = RepositorySettings("github", RepositorySettingsArgs(settings.github))
     environment_resources = repo.environments
     pulumi.export("githubEnvironments", sorted(repo.environments))
 
-# The workflows read this environment's role ARNs from GitHub variables set here, from the roles themselves.
-environment_roles = {settings.environment: identity.deploy_role.arn}
-repository_roles = {}
-if settings.github.preview_environment:
-    environment_roles[settings.github.preview_environment] = identity.preview_role.arn
-else:
-    repository_roles[f"AWS_PREVIEW_ROLE_ARN_{settings.environment.upper()}"] = identity.preview_role.arn
-if identity.restore_drill_role is not None:
-    environment_roles[settings.github.restore_drill_environment] = identity.restore_drill_role.arn
+# The workflows read their environment's role as vars.AWS_ROLE_ARN, set here from the roles themselves.
+roles = {"preview": identity.preview_role, "deploy": identity.deploy_role, "restore-drill": identity.restore_drill_role}
 WorkflowVariables("workflow-variables", WorkflowVariablesArgs(
-    repository=settings.github.name, region=settings.region, environment_roles=environment_roles,
-    repository_roles=repository_roles, environment_resources=environment_resources))
+    repository=settings.github.name, region=settings.region,
+    environment_roles={environment.name: roles[environment.role].arn
+                       for environment in ci_environments(settings.environment)},
+    environment_resources=environment_resources))

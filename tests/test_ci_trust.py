@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.workflows import (
+    DEPLOY_ENVIRONMENTS,
     PULUMI_ACTION,
+    REVIEWED_ENVIRONMENTS,
     ROOT,
     Job,
     Workflow,
@@ -37,8 +39,6 @@ from tests.support.workflows import (
 SAME_REPOSITORY = "github.event.pull_request.head.repo.full_name == github.repository"
 BASE_REF = "${{ github.event.pull_request.base.sha }}"
 BASE_PATH = "trusted-base"
-# Environments whose required reviewers the bootstrap project declares (a run waits for one to approve).
-REVIEWED_ENVIRONMENTS = {"production", "preview-production"}
 MAINTAINERS = "@kingtavo/platform-maintainers"
 
 
@@ -71,8 +71,8 @@ def production_exposure(workflow: Workflow) -> list[str]:
             problems.append(f"{job_id}: holds credentials but also runs for fork pull requests")
         if touches_production(job) and environment_of(job) not in REVIEWED_ENVIRONMENTS:
             problems.append(f"{job_id}: reaches production without a reviewed environment")
-        if environment_of(job) == "production" or "DEPLOY_ROLE" in str(job):
-            problems.append(f"{job_id}: a pull request must never hold the deploy environment or role")
+        if environment_of(job) in DEPLOY_ENVIRONMENTS:
+            problems.append(f"{job_id}: a pull request must never hold a deploy environment (its role deploys)")
     return problems
 
 
@@ -114,7 +114,7 @@ def test_the_approval_environment_is_not_the_deploy_environment(workflows):
 
 
 @pytest.mark.parametrize("break_it", ["drop the environment", "staging's environment", "deploy environment",
-                                      "run for forks"])
+                                      "staging's deploy environment", "run for forks"])
 def test_the_boundary_check_catches_a_planted_break(workflows, break_it):
     planted = copy.deepcopy(workflows["ci.yml"])
     job = jobs_of(planted)["preview-production"]
@@ -124,6 +124,9 @@ def test_the_boundary_check_catches_a_planted_break(workflows, break_it):
         job["environment"] = {"name": "preview-staging"}
     elif break_it == "deploy environment":
         job["environment"] = {"name": "production"}
+    elif break_it == "staging's deploy environment":
+        job = jobs_of(planted)["preview-staging"]
+        job["environment"] = {"name": "staging"}
     else:
         del job["if"]
     assert production_exposure(planted), break_it

@@ -29,11 +29,13 @@ import yaml
 from tests.support.workflows import (
     OIDC_ACTIONS,
     PULUMI_ACTION,
+    READ_ONLY_ENVIRONMENTS,
     ROOT,
     WORKFLOW_NAMES,
     WORKFLOWS_DIR,
     Workflow,
     all_jobs,
+    environment_of,
     is_pulumi,
     jobs_of,
     load_all,
@@ -55,16 +57,20 @@ BASE_POLICY_PACK = "trusted-base/policies"
 SEVERITIES_TO_FAIL = {"Medium", "High"}
 # owner/repo[/path]@<40 hex> followed by the release it is, e.g. `# v5.0.0`
 PINNED_USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
-# Which AWS role each job assumes: one repository variable per purpose (outputs of the bootstrap project).
+# Which AWS role each job assumes: its GitHub environment's variable AWS_ROLE_ARN (set by the bootstrap project
+# from the role that trusts that environment; tests/test_ci_contract.py resolves it), or, for the reusable ETL
+# image workflow the ETL repository calls, the push role its caller passes in.
+ENVIRONMENT_ROLE = "${{ vars.AWS_ROLE_ARN }}"
 ROLES = {
-    ("ci.yml", "preview-staging"): "${{ vars.AWS_PREVIEW_ROLE_ARN_STAGING }}",
-    ("ci.yml", "preview-production"): "${{ vars.AWS_PREVIEW_ROLE_ARN_PRODUCTION }}",
-    ("drift.yml", "drift"): "${{ matrix.stack == 'production' && vars.AWS_PREVIEW_ROLE_ARN_PRODUCTION"
-                            " || vars.AWS_PREVIEW_ROLE_ARN_STAGING }}",
-    ("deploy-staging.yml", "deploy"): "${{ vars.AWS_DEPLOY_ROLE_ARN_STAGING }}",
-    ("deploy-production.yml", "deploy"): "${{ vars.AWS_DEPLOY_ROLE_ARN_PRODUCTION }}",
-    ("restore-drill.yml", "drill"): "${{ vars.AWS_RESTORE_DRILL_ROLE_ARN }}",
+    ("ci.yml", "preview-staging"): ENVIRONMENT_ROLE,
+    ("ci.yml", "preview-production"): ENVIRONMENT_ROLE,
+    ("drift.yml", "drift"): ENVIRONMENT_ROLE,
+    ("deploy-staging.yml", "deploy"): ENVIRONMENT_ROLE,
+    ("deploy-production.yml", "deploy"): ENVIRONMENT_ROLE,
+    ("restore-drill.yml", "drill"): ENVIRONMENT_ROLE,
+    ("etl-image.yml", "image"): "${{ inputs.push-role-arn }}",
 }
+
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +215,11 @@ def test_no_long_lived_cloud_keys(workflows):
     for name, job_id, job in all_jobs(workflows):
         for step in steps_using(job, "aws-actions/configure-aws-credentials"):
             assumed[(name, job_id)] = step["with"]["role-to-assume"]
+            # the region comes with the role: the environment's variable, or the caller's input
+            assert step["with"]["aws-region"] == ("${{ inputs.aws-region }}" if name == "etl-image.yml"
+                                                  else "${{ vars.AWS_REGION }}"), (name, job_id)
+            # a role read from an environment's variable needs that environment
+            assert name == "etl-image.yml" or environment_of(job), (name, job_id)
         for step in steps_using(job, "pulumi/auth-actions"):
             assert step["with"]["organization"] == "kingtavo"
     assert assumed == ROLES
@@ -218,7 +229,7 @@ def test_read_only_jobs_get_the_read_only_pulumi_team_token(workflows):
     """Previews and drift checks log in to Pulumi Cloud as the `ci-preview` team, which may read stacks only."""
     for name, job_id, job in all_jobs(workflows):
         for step in steps_using(job, "pulumi/auth-actions"):
-            if "PREVIEW" in ROLES.get((name, job_id), "") or job_id.startswith("preview"):
+            if (environment_of(job) or "").startswith(READ_ONLY_ENVIRONMENTS) or job_id.startswith("preview"):
                 assert step["with"]["requested-token-type"] == "urn:pulumi:token-type:access_token:team"
                 assert step["with"]["scope"] == "team:ci-preview", (name, job_id)
 

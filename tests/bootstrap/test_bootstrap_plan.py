@@ -13,7 +13,10 @@ from tests.bootstrap.bootstrap_support import STACKS, BootstrapSettingsError, pl
 ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 DEPLOYMENT_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
 RULESET = "github:index/repositoryRuleset:RepositoryRuleset"
-REQUIRED_CHECKS = ["Lint", "Test suite", "Preview (staging)", "Preview (production)"]
+REQUIRED_CHECKS = ["Lint", "Test suite", "Policy gate (offline, base branch's pack)", "Preview staging",
+                   "Preview production (after approval)"]
+ALL_ENVIRONMENTS = {"preview-staging", "drift-staging", "staging", "restore-drill-staging",
+                    "preview-production", "drift-production", "production"}
 
 
 def team_id(slug: str) -> int:
@@ -38,7 +41,8 @@ def deployment_refs(environment: str) -> set[tuple[str, str]]:
 # --- GitHub settings -----------------------------------------------------------------------------------------
 
 def test_github_settings_are_declared_once_by_production():
-    assert set(environments()) == {"staging", "production", "preview-production", "restore-drill-staging"}
+    assert set(environments()) == ALL_ENVIRONMENTS
+    assert plan("production").outputs["githubEnvironments"] == sorted(ALL_ENVIRONMENTS)
     assert plan("staging").by_type(ENVIRONMENT) == [] and plan("staging").by_type(RULESET) == []
     assert all(r.inputs["repository"] == "infrastructure" for r in plan("production").by_type(ENVIRONMENT))
 
@@ -51,13 +55,22 @@ def test_production_and_its_preview_wait_for_a_reviewer_who_did_not_trigger_them
     assert settings["canAdminsBypass"] is False
 
 
-def test_production_deploys_only_main_and_release_tags_staging_only_main():
-    assert environments()["production"]["deploymentBranchPolicy"] == {"protectedBranches": False,
-                                                                      "customBranchPolicies": True}
+@pytest.mark.parametrize("environment", sorted(ALL_ENVIRONMENTS - {"production", "preview-production"}))
+def test_the_other_environments_wait_for_nobody(environment):
+    settings = environments()[environment]
+    assert "reviewers" not in settings and settings["preventSelfReview"] is False
+
+
+def test_each_environment_admits_only_its_refs():
+    """Deploys, drift and the drill from main (production also release tags); previews from pull requests only."""
+    for environment in ALL_ENVIRONMENTS:
+        assert environments()[environment]["deploymentBranchPolicy"] == {"protectedBranches": False,
+                                                                         "customBranchPolicies": True}
     assert deployment_refs("production") == {("branch", "main"), ("tag", "v*.*.*")}
-    assert deployment_refs("staging") == {("branch", "main")}
-    assert deployment_refs("restore-drill-staging") == {("branch", "main")}
-    assert "reviewers" not in environments()["staging"]
+    for environment in ("staging", "restore-drill-staging", "drift-staging", "drift-production"):
+        assert deployment_refs(environment) == {("branch", "main")}, environment
+    for environment in ("preview-staging", "preview-production"):
+        assert deployment_refs(environment) == {("branch", "refs/pull/*/merge")}, environment
 
 
 def test_main_requires_the_ci_checks_and_a_code_owner_review():
@@ -104,20 +117,24 @@ def workflow_variables(stack: str) -> dict[tuple[str, str], str]:
 
 
 def test_each_environment_gets_its_role_as_the_variable_its_workflow_reads():
-    """vars.AWS_ROLE_ARN in each GitHub environment is the role that trusts exactly that environment."""
+    """vars.AWS_ROLE_ARN in each GitHub environment is the role that trusts that environment; no repository
+    variable holds a role (tests/test_ci_contract.py proves the workflows read exactly these)."""
     role = "arn:aws:iam::111122223333:role/kingtavo-ci-{}"
-    assert workflow_variables("production") == {
-        ("production", "AWS_ROLE_ARN"): role.format("production-deploy"), ("production", "AWS_REGION"): "eu-central-1",
-        ("preview-production", "AWS_ROLE_ARN"): role.format("production-preview"),
-        ("preview-production", "AWS_REGION"): "eu-central-1"}
-    assert workflow_variables("staging") == {
-        ("staging", "AWS_ROLE_ARN"): role.format("staging-deploy"), ("staging", "AWS_REGION"): "eu-central-1",
-        ("restore-drill-staging", "AWS_ROLE_ARN"): role.format("staging-restore-drill"),
-        ("restore-drill-staging", "AWS_REGION"): "eu-central-1",
-        ("(repository)", "AWS_PREVIEW_ROLE_ARN_STAGING"): role.format("staging-preview")}
+    region = "eu-central-1"
+
+    def expected(roles: dict[str, str]) -> dict[tuple[str, str], str]:
+        return {key: value for environment, purpose in roles.items() for key, value in (
+            ((environment, "AWS_ROLE_ARN"), role.format(purpose)), ((environment, "AWS_REGION"), region))}
+
+    assert workflow_variables("production") == expected({
+        "production": "production-deploy", "preview-production": "production-preview",
+        "drift-production": "production-preview"})
+    assert workflow_variables("staging") == expected({
+        "staging": "staging-deploy", "preview-staging": "staging-preview", "drift-staging": "staging-preview",
+        "restore-drill-staging": "staging-restore-drill"})
     for stack in STACKS:
         for (environment, name), arn in workflow_variables(stack).items():
-            if name.endswith("ROLE_ARN") and environment != "(repository)":
+            if name == "AWS_ROLE_ARN":
                 subject = f"repo:kingtavo/infrastructure:environment:{environment}"
                 (r,) = [r for r in plan(stack).by_type("aws:iam/role:Role") if r.outputs["arn"] == arn]
                 assert subject in r.inputs["assumeRolePolicy"]
@@ -227,8 +244,11 @@ BAD_SETTINGS = [
      ("accountId", "github.repository", "registry.nodeRoleNamePatterns", "registry.colour", "createOidcProvider",
       "access.secretsProviderKeyArn")),
     # checks across fields once each plane's fields are valid
-    (("github.reviewerTeams=[]", "github.releaseTeam=~", "github.previewEnvironment=~", "registry.pullAccounts=[]"),
-     ("github.reviewerTeams", "github.releaseTeam", "github.previewEnvironment", "registry.pullAccounts")),
+    (("github.reviewerTeams=[]", "github.releaseTeam=~", "registry.pullAccounts=[]"),
+     ("github.reviewerTeams", "github.releaseTeam", "registry.pullAccounts")),
+    # the environments are the workflows' contract (ci_environments.py), not settings
+    (("github.previewEnvironment=preview-production", "access.restoreDrill=true"),
+     ("github.previewEnvironment", "access.restoreDrill")),
 ]
 
 

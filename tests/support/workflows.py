@@ -10,9 +10,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKFLOWS_DIR = ROOT / ".github" / "workflows"
-WORKFLOW_NAMES = ("ci.yml", "deploy-staging.yml", "deploy-production.yml", "drift.yml", "restore-drill.yml")
+# etl-image.yml is the reusable image pipeline the ETL repository calls (tests/bootstrap/test_etl_image_workflow.py).
+WORKFLOW_NAMES = ("ci.yml", "deploy-staging.yml", "deploy-production.yml", "drift.yml", "restore-drill.yml",
+                  "etl-image.yml")
 PULUMI_ACTION = "pulumi/actions"
 OIDC_ACTIONS = ("pulumi/auth-actions", "aws-actions/configure-aws-credentials")
+# What the GitHub environments are, as the bootstrap project declares them (tests/test_ci_contract.py proves these
+# against its plan): the ones with required reviewers, the ones whose AWS_ROLE_ARN is a deploy role, and the
+# prefixes of the ones whose AWS_ROLE_ARN is a read-only preview role.
+REVIEWED_ENVIRONMENTS = frozenset({"production", "preview-production"})
+DEPLOY_ENVIRONMENTS = frozenset({"staging", "production"})
+READ_ONLY_ENVIRONMENTS = ("preview-", "drift-")
 
 Workflow = dict[str, Any]
 Job = dict[str, Any]
