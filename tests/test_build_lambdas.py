@@ -74,3 +74,52 @@ def test_the_packaged_dependencies_import_from_the_archive_alone(rotation_zip):
 def test_an_unknown_function_name_is_refused(tmp_path):
     with pytest.raises(SystemExit):
         build_lambdas.main(["no_such_function", "--out", str(tmp_path)])
+
+
+# --- hardening (issue 19): data files travel with the handler, every pin carries its hash -----------------------
+
+
+def test_the_rotation_archive_carries_the_ca_bundle_where_the_handler_looks_for_it(rotation_zip, tmp_path):
+    archive = zipfile.ZipFile(rotation_zip)
+    shipped = (ROOT / "lambdas/secret_rotation/certs/prod-ca-2021.crt").read_bytes()
+    assert archive.read("certs/prod-ca-2021.crt") == shipped
+    assert "requirements.txt" not in archive.namelist()
+    archive.extractall(tmp_path)  # what Lambda does, into /var/task
+    probe = "import handler; print(handler.PACKAGED_CA_FILE.is_file(), handler.PACKAGED_CA_FILE)"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["True", str(tmp_path.resolve() / "certs/prod-ca-2021.crt")]
+
+
+def test_the_functions_without_requirements_are_their_handler_alone(tmp_path):
+    assert build_lambdas.main(["vercel_alert_forwarder", "backup_monitor", "--out", str(tmp_path)]) == 0
+    for name in ("vercel_alert_forwarder", "backup_monitor"):
+        assert zipfile.ZipFile(tmp_path / f"{name}.zip").namelist() == ["handler.py"]
+
+
+def test_every_lambda_requirement_is_pinned_with_a_hash():
+    for requirements in sorted((ROOT / "lambdas").glob("*/requirements.txt")):
+        logical = requirements.read_text().replace("\\\n", " ")
+        entries = [line.split("#", 1)[0].strip() for line in logical.splitlines()]
+        entries = [entry for entry in entries if entry]
+        assert entries, requirements
+        for entry in entries:
+            name = entry.split()[0]
+            assert "==" in entry and "--hash=sha256:" in entry, f"{requirements}: {name} lacks a pin or a hash"
+
+
+@pytest.mark.parametrize(("requirement", "pip_says"), [
+    ("six==1.17.0\n", "Hashes are required"),
+    ("six==1.17.0 --hash=sha256:" + "0" * 64 + "\n", "DO NOT MATCH THE HASHES"),
+])
+def test_a_requirement_without_its_hash_or_with_another_fails_the_build(tmp_path, requirement, pip_says):
+    function = tmp_path / "src" / "probe"
+    function.mkdir(parents=True)
+    (function / "handler.py").write_text("def lambda_handler(event, context):\n    return None\n")
+    (function / "requirements.txt").write_text(requirement)
+    with pytest.raises(subprocess.CalledProcessError):
+        build_lambdas.build_function(function, tmp_path / "out")
+    assert not (tmp_path / "out" / "probe.zip").exists()
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--require-hashes",
+                             "--no-deps", *build_lambdas.PIP_PLATFORM_FLAGS, "--target", str(tmp_path / "t"),
+                             "--requirement", str(function / "requirements.txt")], capture_output=True, text=True)
+    assert result.returncode != 0 and pip_says in result.stderr

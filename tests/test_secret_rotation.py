@@ -25,6 +25,9 @@ import pg8000.native
 import pytest
 from moto import mock_aws
 
+from tests.support.postgres import running_postgres
+from tests.support.tls import enable_tls, issue_server_cert, make_ca
+
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 INVALID_PASSWORD = "28P01"
@@ -126,21 +129,28 @@ def registered_rotation_function() -> str:
         Handler="handler.lambda_handler", Code={"ZipFile": archive.getvalue()})["FunctionArn"]
 
 
-@pytest.fixture
-def rotation(aws, postgres, scratch_db):
+def new_rotation(postgres, database: str, **connection) -> Rotation:
+    """A login role on `postgres` and its secret in moto; `connection` overrides host and sslmode."""
     # Upper case and a hyphen: the role name only works when the handler quotes it as an identifier.
     role = f"Etl-Rotation-{uuid.uuid4().hex[:8]}"
     password = "fake-" + secrets.token_hex(12)
     postgres.psql(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
     client = boto3.client("secretsmanager")
-    credential = {"engine": "postgres", "host": "127.0.0.1", "port": postgres.port, "dbname": scratch_db,
-                  "username": role, "password": password, "sslmode": "disable"}
+    credential = {"engine": "postgres", "host": "127.0.0.1", "port": postgres.port, "dbname": database,
+                  "username": role, "password": password, "sslmode": "disable", **connection}
+    credential = {key: value for key, value in credential.items() if value is not None}
     created = client.create_secret(Name=f"kingtavo/test/database-{uuid.uuid4().hex[:6]}",
                                    SecretString=json.dumps(credential))
-    yield Rotation(client=client, arn=created["ARN"], original_version=created["VersionId"],
-                   original_password=password, role=role, database=scratch_db, postgres=postgres,
-                   lambda_arn=registered_rotation_function())
-    postgres.psql(f'DROP ROLE IF EXISTS "{role}"', database="postgres")
+    return Rotation(client=client, arn=created["ARN"], original_version=created["VersionId"],
+                    original_password=password, role=role, database=database, postgres=postgres,
+                    lambda_arn=registered_rotation_function())
+
+
+@pytest.fixture
+def rotation(aws, postgres, scratch_db):
+    made = new_rotation(postgres, scratch_db)
+    yield made
+    postgres.psql(f'DROP ROLE IF EXISTS "{made.role}"', database="postgres")
 
 
 def test_after_a_rotation_the_new_password_logs_in_and_the_old_one_does_not(rotation):
@@ -303,8 +313,11 @@ def test_no_password_reaches_the_logs(rotation, caplog):
     assert new_password not in caplog.text
 
 
-def test_without_sslmode_the_function_insists_on_tls(rotation):
-    """The default is `require`: against a server without TLS the rotation fails, it never falls back to plain TCP."""
+def test_without_sslmode_the_function_insists_on_tls(rotation, monkeypatch, tmp_path):
+    """The default is `verify-full`: against a server without TLS the rotation fails, never falling back to TCP."""
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_bytes(make_ca().cert_pem)
+    monkeypatch.setenv("DATABASE_CA_FILE", str(ca_file))
     plain = {k: v for k, v in rotation.value("AWSCURRENT").items() if k != "sslmode"}
     rotation.client.update_secret(SecretId=rotation.arn, SecretString=json.dumps(plain))
     current_version = next(v for v, s in rotation.stages().items() if "AWSCURRENT" in s)
@@ -312,7 +325,7 @@ def test_without_sslmode_the_function_insists_on_tls(rotation):
     rotation.step("createSecret", token)
     verifier = rotation.stored_verifier()
 
-    with pytest.raises(handler.RotationError, match="cannot log in"):
+    with pytest.raises(handler.RotationError, match="refuses TLS"):
         rotation.step("setSecret", token)
 
     assert rotation.stored_verifier() == verifier
@@ -324,3 +337,153 @@ def test_the_endpoint_comes_from_the_environment(aws, monkeypatch):
     monkeypatch.setenv("SECRETS_MANAGER_ENDPOINT", endpoint)
 
     assert handler.secrets_client().meta.endpoint_url == endpoint
+
+
+# --- hardening (issue 19): the server certificate is verified; a broken AWSPENDING does not stick ----------------
+
+
+@dataclass
+class TlsServer:
+    postgres: object
+    ca: object  # tests.support.tls.Issued
+
+
+@pytest.fixture(scope="module")
+def tls_server():
+    """A PostgreSQL server of its own with ssl = on, its certificate issued for `localhost` by a CA made here."""
+    ca = make_ca("kingtavo test database CA")
+    with running_postgres() as server:
+        enable_tls(server, issue_server_cert(ca, ["localhost"]))
+        yield TlsServer(server, ca)
+
+
+def trust(monkeypatch, tmp_path, pem: bytes) -> Path:
+    path = tmp_path / f"ca-{uuid.uuid4().hex[:6]}.crt"
+    path.write_bytes(pem)
+    monkeypatch.setenv("DATABASE_CA_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def tls_rotation(aws, tls_server, monkeypatch, tmp_path):
+    """A rotation against the TLS server, the secret without `sslmode` (so the default applies)."""
+    database = tls_server.postgres.create_database()
+    made = new_rotation(tls_server.postgres, database, host="localhost", sslmode=None)
+    trust(monkeypatch, tmp_path, tls_server.ca.cert_pem)
+    yield made
+    tls_server.postgres.drop_database(database)
+    tls_server.postgres.psql(f'DROP ROLE IF EXISTS "{made.role}"')
+
+
+def test_by_default_the_rotation_verifies_the_server_certificate_and_completes(tls_rotation):
+    assert "sslmode" not in tls_rotation.value("AWSCURRENT")
+    assert handler.ssl_context_for(tls_rotation.value("AWSCURRENT")).verify_mode == handler.ssl.CERT_REQUIRED
+
+    token = tls_rotation.rotate()
+
+    assert tls_rotation.stages()[token] == ["AWSCURRENT"]
+    assert tls_rotation.login_error(tls_rotation.value("AWSCURRENT")["password"]) is None
+    assert tls_rotation.login_error(tls_rotation.original_password) == INVALID_PASSWORD
+
+
+def assert_nothing_changed(rotation: Rotation, verifier: str) -> None:
+    assert rotation.stored_verifier() == verifier
+    assert rotation.stages()[rotation.original_version] == ["AWSCURRENT"]
+    assert rotation.login_error(rotation.original_password) is None
+
+
+def test_a_server_certificate_from_another_ca_is_refused_before_any_password_is_sent(tls_rotation, monkeypatch,
+                                                                                      tmp_path):
+    bundle = trust(monkeypatch, tmp_path, make_ca("someone else's CA").cert_pem)
+    token = tls_rotation.start()
+    tls_rotation.step("createSecret", token)
+    verifier = tls_rotation.stored_verifier()
+
+    with pytest.raises(handler.RotationError, match="does not verify against the CA bundle") as refused:
+        tls_rotation.step("setSecret", token)
+
+    assert str(bundle) in str(refused.value) and "localhost" in str(refused.value)
+    assert_nothing_changed(tls_rotation, verifier)
+
+
+def test_a_certificate_for_another_host_name_is_refused(tls_rotation):
+    """verify-full, not verify-ca: the certificate names `localhost`, the secret says 127.0.0.1."""
+    elsewhere = {**tls_rotation.value("AWSCURRENT"), "host": "127.0.0.1"}
+    tls_rotation.client.update_secret(SecretId=tls_rotation.arn, SecretString=json.dumps(elsewhere))
+    verifier = tls_rotation.stored_verifier()
+    token = tls_rotation.start()
+    tls_rotation.step("createSecret", token)
+
+    with pytest.raises(handler.RotationError, match="mismatch"):
+        tls_rotation.step("setSecret", token)
+
+    assert tls_rotation.stored_verifier() == verifier
+
+
+def test_the_default_ca_bundle_is_the_file_shipped_in_the_package(monkeypatch):
+    monkeypatch.delenv("DATABASE_CA_FILE", raising=False)
+
+    assert handler.ca_bundle_path() == ROOT / "lambdas/secret_rotation/certs/prod-ca-2021.crt"
+    assert handler.ca_bundle_path().is_file()
+
+
+@pytest.mark.parametrize("bundle", ["placeholder", "missing", "garbage"])
+def test_a_ca_bundle_without_a_usable_certificate_stops_the_rotation_naming_the_file(tls_rotation, monkeypatch,
+                                                                                     tmp_path, bundle):
+    path = tmp_path / "prod-ca-2021.crt"
+    if bundle == "placeholder":
+        path.write_text((ROOT / "lambdas/secret_rotation/certs/prod-ca-2021.crt").read_text().replace(
+            "-----BEGIN CERTIFICATE-----", ""))
+    elif bundle == "garbage":
+        path.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("DATABASE_CA_FILE", str(path))
+    token = tls_rotation.start()
+    tls_rotation.step("createSecret", token)
+    verifier = tls_rotation.stored_verifier()
+
+    with pytest.raises(handler.RotationError, match="CA bundle") as refused:
+        tls_rotation.step("setSecret", token)
+
+    assert str(path) in str(refused.value)
+    assert_nothing_changed(tls_rotation, verifier)
+
+
+def test_sslmode_require_still_connects_without_verifying_and_says_so(tls_rotation, monkeypatch, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    trust(monkeypatch, tmp_path, make_ca("someone else's CA").cert_pem)  # not consulted with require
+    unverified = {**tls_rotation.value("AWSCURRENT"), "sslmode": "require"}
+    tls_rotation.client.update_secret(SecretId=tls_rotation.arn, SecretString=json.dumps(unverified))
+
+    token = tls_rotation.rotate()
+
+    assert tls_rotation.stages()[token] == ["AWSCURRENT"]
+    assert "the server certificate is not verified" in caplog.text
+
+
+@pytest.mark.parametrize("broken", [
+    {"engine": "postgres", "host": "127.0.0.1", "username": "etl"},
+    {"engine": "postgres", "host": "127.0.0.1", "username": "etl", "password": ""},
+    "not json {",
+])
+@pytest.mark.parametrize("step", ["createSecret", "setSecret", "testSecret"])
+def test_an_awspending_version_without_a_password_is_unstaged_so_rotation_is_not_stuck(rotation, broken, step):
+    token = rotation.start()
+    rotation.client.put_secret_value(SecretId=rotation.arn, ClientRequestToken=token,
+                                     SecretString=broken if isinstance(broken, str) else json.dumps(broken),
+                                     VersionStages=["AWSPENDING"])
+    verifier = rotation.stored_verifier()
+
+    with pytest.raises(handler.RotationError, match="took AWSPENDING off") as refused:
+        rotation.step(step, token)
+
+    # AWS starts no new rotation while AWSPENDING sits on a version that is not AWSCURRENT: it is gone.
+    assert [v for v, stages in rotation.stages().items() if "AWSPENDING" in stages] == []
+    assert rotation.stages()[rotation.original_version] == ["AWSCURRENT"]
+    assert rotation.stored_verifier() == verifier
+    assert rotation.arn in str(refused.value) and rotation.original_password not in str(refused.value)
+    # Secrets Manager's retries of that token stop at the guard; the next rotation completes.
+    with pytest.raises(handler.RotationError, match="not set as AWSPENDING"):
+        rotation.step("setSecret", token)
+    fresh = rotation.rotate()
+    assert rotation.stages()[fresh] == ["AWSCURRENT"]
+    assert rotation.login_error(rotation.value("AWSCURRENT")["password"]) is None

@@ -1,4 +1,6 @@
-"""The Vercel alert forwarder Lambda against moto's Secrets Manager and SNS (an SQS subscriber reads what it published).
+"""The Vercel alert forwarder Lambda against moto's Secrets Manager, DynamoDB and SNS.
+
+An SQS subscriber of the topic reads what it published.
 
 Requests are built the way a Lambda Function URL delivers them (payload format 2.0): lower-cased
 `headers`, the raw `body` as a string, `isBase64Encoded`, and `requestContext.http.method`.
@@ -14,6 +16,7 @@ import json
 import logging
 import secrets
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,9 @@ from moto import mock_aws
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "eu-central-1"
 PROJECT_ID = "prj_" + "kingtavoprod0000000000001"
+OTHER_PRODUCTION_PROJECT_ID = "prj_" + "kingtavoapi00000000000001"
+TABLE_NAME = "kingtavo-production-vercel-alert-deliveries"
+MAX_AGE_SECONDS, MAX_SKEW_SECONDS = 3600, 300  # the handler's defaults (checked below)
 ALERT_NAME = "Production HTTP 5xx share above 5%"
 
 
@@ -53,6 +59,11 @@ class Forwarder:
         messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
         return [json.loads(message["Body"]) for message in messages]
 
+    def delivery_record(self, delivery_id: str) -> dict | None:
+        item = boto3.client("dynamodb", region_name=REGION).get_item(
+            TableName=TABLE_NAME, Key={"deliveryId": {"S": delivery_id}}, ConsistentRead=True).get("Item")
+        return None if item is None else {key: next(iter(value.values())) for key, value in item.items()}
+
 
 @pytest.fixture
 def forwarder(monkeypatch) -> Forwarder:
@@ -70,24 +81,36 @@ def forwarder(monkeypatch) -> Forwarder:
         queue_url = sqs.create_queue(QueueName="critical-reader")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        # What the stack declares: the delivery id as the key, `expiresAt` as the TTL attribute.
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(TableName=TABLE_NAME, BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "deliveryId", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "deliveryId", "KeyType": "HASH"}])
+        dynamodb.update_time_to_live(TableName=TABLE_NAME,
+                                     TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
         monkeypatch.setenv("CRITICAL_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("WEBHOOK_SECRET_ARN", secret_arn)
-        monkeypatch.setenv("VERCEL_PROJECT_ID", PROJECT_ID)
+        monkeypatch.setenv("DELIVERY_TABLE_NAME", TABLE_NAME)
+        monkeypatch.setenv("VERCEL_PROJECT_IDS", f"{PROJECT_ID}, {OTHER_PRODUCTION_PROJECT_ID}")
+        monkeypatch.delenv("VERCEL_PROJECT_ID", raising=False)
         yield Forwarder(secret=secret, secret_arn=secret_arn, topic_arn=topic_arn, queue_url=queue_url)
     handler._secret_cache.clear()
 
 
-def alert_delivery(project_id: str = PROJECT_ID, event_type: str = "alerts.triggered") -> bytes:
+def alert_delivery(project_id: str | None = PROJECT_ID, event_type: str = "alerts.triggered",
+                   delivery_id: str | None = None, age_seconds: float = 5.0, name: str = ALERT_NAME,
+                   link: str = "https://vercel.com/kingtavo/kingtavo-web/observability/alerts") -> bytes:
+    project = {"name": "kingtavo-web"} if project_id is None else {"id": project_id, "name": "kingtavo-web"}
     delivery = {
-        "id": "whd_" + secrets.token_hex(8),
+        "id": delivery_id or "whd_" + secrets.token_hex(8),
         "type": event_type,
-        "createdAt": 1764331200000,
+        "createdAt": int((time.time() - age_seconds) * 1000),  # Vercel: milliseconds since the epoch
         "region": None,
         "payload": {
             "team": {"id": "team_kingtavo"},
-            "project": {"id": project_id, "name": "kingtavo-web"},
-            "alert": {"name": ALERT_NAME, "severity": "high"},
-            "links": {"alert": "https://vercel.com/kingtavo/kingtavo-web/observability/alerts"},
+            "project": project,
+            "alert": {"name": name, "severity": "high"},
+            "links": {"alert": link},
         },
     }
     return json.dumps(delivery, separators=(",", ":")).encode()
@@ -217,10 +240,189 @@ def test_the_secret_is_cached_then_refreshed(forwarder):
 
 
 def test_an_alert_of_unexpected_shape_still_pages(forwarder):
-    body = json.dumps({"id": "whd_1", "type": "alerts.triggered", "payload": {"something": "new"}}).encode()
+    body = json.dumps({"id": "whd_1", "type": "alerts.triggered", "createdAt": int(time.time() * 1000),
+                       "payload": {"something": "new", "projectId": PROJECT_ID}}).encode()
     result = handler.lambda_handler(function_url_event(body, sign(body, forwarder.secret)))
     assert result["statusCode"] == 200
     [notification] = forwarder.published()
     alarm = json.loads(notification["Message"])
     assert alarm["NewStateValue"] == "ALARM"
-    assert alarm["Vercel"]["project"] == "unknown" and alarm["Vercel"]["link"] == "unknown"
+    assert alarm["Vercel"]["project"] == PROJECT_ID and alarm["Vercel"]["link"] == "unknown"
+
+
+# --- hardening (issue 19) ------------------------------------------------------------------------------------
+
+
+def page(forwarder, body: bytes) -> dict:
+    return handler.lambda_handler(function_url_event(body, sign(body, forwarder.secret)))
+
+
+@pytest.mark.parametrize(("age_seconds", "reason"), [
+    (30 * 86400, "seconds old"),          # a captured delivery replayed a month later
+    (MAX_AGE_SECONDS + 60, "seconds old"),
+    (-(MAX_SKEW_SECONDS + 60), "in the future"),
+])
+def test_a_signed_delivery_outside_the_timestamp_window_does_not_page(forwarder, age_seconds, reason):
+    body = alert_delivery(age_seconds=age_seconds)
+    result = page(forwarder, body)
+    assert result["statusCode"] == 400
+    assert reason in json.loads(result["body"])["message"]
+    assert forwarder.published() == []
+
+
+def test_a_signed_delivery_inside_the_window_and_a_little_clock_skew_pages(forwarder):
+    assert (handler.DEFAULT_MAX_AGE_SECONDS, handler.DEFAULT_MAX_SKEW_SECONDS) == (MAX_AGE_SECONDS, MAX_SKEW_SECONDS)
+    assert page(forwarder, alert_delivery(age_seconds=MAX_AGE_SECONDS - 60))["statusCode"] == 200
+    assert page(forwarder, alert_delivery(age_seconds=-60))["statusCode"] == 200
+    assert len(forwarder.published()) == 2
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"createdAt": None}, "createdAt"), ({"createdAt": "yesterday"}, "createdAt"),
+    ({"createdAt": True}, "createdAt"), ({"id": None}, "id"), ({"id": ""}, "id"), ({"id": 42}, "id"),
+])
+def test_a_signed_delivery_without_an_id_or_a_timestamp_does_not_page(forwarder, change, field):
+    delivery = {**json.loads(alert_delivery()), **change}
+    body = json.dumps(delivery).encode()
+    result = page(forwarder, body)
+    assert result["statusCode"] == 400
+    assert json.loads(result["body"])["message"].startswith(field)
+    assert forwarder.published() == []
+
+
+def test_the_same_delivery_id_sent_twice_pages_once(forwarder):
+    body = alert_delivery(delivery_id="whd_replayed0001")
+    first, second = page(forwarder, body), page(forwarder, body)
+    assert (first["statusCode"], second["statusCode"]) == (200, 200)
+    assert json.loads(second["body"]) == {"message": "duplicate"}
+    assert len(forwarder.published()) == 1
+    record = forwarder.delivery_record("whd_replayed0001")
+    assert record["status"] == "published"
+    settings = handler.Settings.from_env()
+    # kept past the whole window, then DynamoDB's TTL (attribute expiresAt) removes it
+    assert int(record["expiresAt"]) - int(record["claimedAt"]) == settings.ttl_seconds
+    assert settings.ttl_seconds > settings.max_age_seconds + settings.max_skew_seconds
+
+
+def test_a_failed_publish_releases_the_delivery_so_the_retry_pages(forwarder, monkeypatch):
+    body = alert_delivery(delivery_id="whd_retried00001")
+    monkeypatch.setenv("CRITICAL_TOPIC_ARN", forwarder.topic_arn + "-missing")
+    with pytest.raises(Exception, match="NotFound"):
+        page(forwarder, body)
+    assert forwarder.delivery_record("whd_retried00001") is None
+
+    monkeypatch.setenv("CRITICAL_TOPIC_ARN", forwarder.topic_arn)
+    assert page(forwarder, body)["statusCode"] == 200
+    assert len(forwarder.published()) == 1
+
+
+def test_a_claim_in_flight_is_a_duplicate_but_an_abandoned_one_is_taken_over(forwarder):
+    settings = handler.Settings.from_env()
+    now = time.time()
+    in_flight = alert_delivery(delivery_id="whd_inflight0001")
+    abandoned = alert_delivery(delivery_id="whd_abandoned001")
+    assert handler.claim_delivery(settings, "whd_inflight0001", now - 5) is True
+    assert handler.claim_delivery(settings, "whd_abandoned001", now - handler.CLAIM_LEASE_SECONDS - 5) is True
+
+    assert json.loads(page(forwarder, in_flight)["body"]) == {"message": "duplicate"}
+    assert json.loads(page(forwarder, abandoned)["body"]) == {"message": "forwarded"}
+    assert [json.loads(n["Message"])["Vercel"]["deliveryId"] for n in forwarder.published()] == ["whd_abandoned001"]
+    assert forwarder.delivery_record("whd_abandoned001")["status"] == "published"
+
+
+def test_an_unreachable_delivery_table_still_pages(forwarder, monkeypatch):
+    monkeypatch.setenv("DELIVERY_TABLE_NAME", "no-such-table")
+    assert page(forwarder, alert_delivery())["statusCode"] == 200
+    assert len(forwarder.published()) == 1
+
+
+def test_an_alert_without_a_project_id_does_not_page(forwarder):
+    result = page(forwarder, alert_delivery(project_id=None))
+    assert result["statusCode"] == 202
+    assert forwarder.published() == []
+
+
+def test_every_configured_production_project_pages_and_only_those(forwarder):
+    assert page(forwarder, alert_delivery(project_id=OTHER_PRODUCTION_PROJECT_ID))["statusCode"] == 200
+    assert page(forwarder, alert_delivery(project_id="prj_" + "staging0000000000000001"))["statusCode"] == 202
+    assert len(forwarder.published()) == 1
+
+
+@pytest.mark.parametrize(("env", "named"), [
+    ({"VERCEL_PROJECT_IDS": " , "}, "VERCEL_PROJECT_IDS"),
+    ({"DELIVERY_TABLE_NAME": ""}, "DELIVERY_TABLE_NAME"),
+    ({"MAX_DELIVERY_AGE_SECONDS": "soon"}, "MAX_DELIVERY_AGE_SECONDS"),
+])
+def test_settings_name_the_variable_that_is_missing_or_invalid(forwarder, env, named):
+    base = {"CRITICAL_TOPIC_ARN": forwarder.topic_arn, "WEBHOOK_SECRET_ARN": forwarder.secret_arn,
+            "DELIVERY_TABLE_NAME": TABLE_NAME, "VERCEL_PROJECT_IDS": PROJECT_ID}
+    with pytest.raises(handler.ConfigurationError, match=named):
+        handler.Settings.from_env({**base, **env})
+
+
+def test_the_single_project_variable_is_still_read(forwarder):
+    env = {"CRITICAL_TOPIC_ARN": "arn", "WEBHOOK_SECRET_ARN": "arn", "DELIVERY_TABLE_NAME": TABLE_NAME,
+           "VERCEL_PROJECT_ID": PROJECT_ID}
+    assert handler.Settings.from_env(env).project_ids == {PROJECT_ID}
+
+
+def test_a_signed_alert_with_a_very_large_field_is_truncated_and_still_pages(forwarder):
+    huge_name = "5xx share above 5% \n\t" + "Ü" * 300_000 + " 🔥"
+    body = alert_delivery(name=huge_name, link="https://vercel.com/" + "a" * 300_000)
+    assert len(body) > handler.SNS_MESSAGE_LIMIT_BYTES
+    result = page(forwarder, body)
+    assert result["statusCode"] == 200
+    [notification] = forwarder.published()
+    subject = notification["Subject"]
+    assert len(subject) <= handler.SNS_SUBJECT_MAX_CHARS and subject.isascii() and subject.isprintable()
+    assert subject.startswith("ALARM: vercel: 5xx share above 5% U")
+    alarm = json.loads(notification["Message"])
+    assert len(notification["Message"].encode()) < 16_384
+    assert alarm["Vercel"]["alert"].startswith("5xx share above 5%")
+    assert alarm["Vercel"]["alert"].endswith(handler.ELLIPSIS)
+    assert len(alarm["Vercel"]["alert"]) == handler.FIELD_LIMITS["name"]
+    assert "\n" not in alarm["AlarmName"]
+    assert alarm["Vercel"]["link"] == "unknown"  # a cut link would point nowhere
+    assert alarm["Vercel"]["project"] == "kingtavo-web" and alarm["NewStateValue"] == "ALARM"
+
+
+def test_a_subject_sns_refuses_still_pages_without_one(forwarder, monkeypatch):
+    monkeypatch.setattr(handler, "subject_text", lambda _text: "x" * 150)  # moto refuses >100 like SNS
+    assert page(forwarder, alert_delivery())["statusCode"] == 200
+    [notification] = forwarder.published()
+    assert "Subject" not in notification or notification["Subject"] in (None, "")
+    assert json.loads(notification["Message"])["NewStateValue"] == "ALARM"
+
+
+@pytest.fixture
+def aws_calls(monkeypatch) -> list[str]:
+    """The AWS services the handler creates clients for, in order."""
+    calls: list[str] = []
+    real_client = handler.boto3.client
+
+    def recording_client(service, *args, **kwargs):
+        calls.append(service)
+        return real_client(service, *args, **kwargs)
+
+    monkeypatch.setattr(handler.boto3, "client", recording_client)
+    return calls
+
+
+@pytest.mark.parametrize("signature", [None, "", "not-a-signature", "0" * 39, "g" * 40, "0" * 64])
+def test_an_unsigned_request_is_refused_before_any_aws_call(forwarder, aws_calls, signature):
+    body = alert_delivery()
+    result = handler.lambda_handler(function_url_event(body, signature))
+    assert result["statusCode"] == 403
+    assert aws_calls == []
+
+
+def test_a_badly_signed_request_reads_only_the_secret(forwarder, aws_calls):
+    body = alert_delivery()
+    result = handler.lambda_handler(function_url_event(body, sign(body, "fake-" + secrets.token_hex(12))))
+    assert result["statusCode"] == 403
+    assert aws_calls == ["secretsmanager"]
+
+
+def test_a_signed_body_nested_too_deeply_for_the_parser_is_a_bad_request(forwarder):
+    body = b"[" * 100_000 + b"]" * 100_000
+    assert page(forwarder, body)["statusCode"] == 400

@@ -1,9 +1,11 @@
 """Build the Lambda archives the stack deploys: `build/lambdas/<name>.zip` for every folder in `lambdas/`.
 
-Each archive holds the folder's Python files at its root (the stack's handler is
-`handler.lambda_handler`) and, when the folder has a `requirements.txt`, those packages installed
-by pip as wheels for the Lambda runtime (`python3.12` on x86_64, manylinux2014), never built from
-source and never compiled to `.pyc`, whatever Python runs this tool.
+Each archive holds the folder's files at its root, subfolders included (the stack's handler is
+`handler.lambda_handler`; data such as the rotation's `certs/` CA bundle sits next to it), and, when
+the folder has a `requirements.txt`, those packages installed by pip as wheels for the Lambda
+runtime (`python3.12` on x86_64, manylinux2014), never built from source, never compiled to
+`.pyc`, whatever Python runs this tool, and only if every pin carries its hash
+(`--require-hashes`): a changed or substituted wheel fails the build.
 
 The archives are deterministic: entries sorted, every timestamp 1980-01-01, fixed permissions,
 no `__pycache__`. The same sources and pins give the same bytes, so `pulumi up` sees no code
@@ -36,6 +38,7 @@ FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry
 FILE_MODE = 0o644
 SKIPPED_PARTS = frozenset({"__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
+NOT_PACKAGED = frozenset({"requirements.txt"})  # installed, not shipped
 
 
 def function_dirs(lambdas_dir: Path = LAMBDAS_DIR) -> list[Path]:
@@ -44,10 +47,13 @@ def function_dirs(lambdas_dir: Path = LAMBDAS_DIR) -> list[Path]:
 
 
 def install_requirements(requirements: Path, target: Path) -> None:
-    """pip-install the pinned requirements into `target` as Lambda-runtime wheels."""
+    """pip-install the pinned, hashed requirements into `target` as Lambda-runtime wheels.
+
+    `--no-deps`: the file lists the whole closure, each with its hash, so nothing unpinned comes in."""
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-         "--target", str(target), *PIP_PLATFORM_FLAGS, "--requirement", str(requirements)],
+         "--require-hashes", "--no-deps", "--target", str(target), *PIP_PLATFORM_FLAGS,
+         "--requirement", str(requirements)],
         check=True)
 
 
@@ -78,8 +84,10 @@ def build_function(function_dir: Path, out_dir: Path) -> Path:
         requirements = function_dir / "requirements.txt"
         if requirements.is_file():
             install_requirements(requirements, staging)
-        for source in function_dir.glob("*.py"):
-            shutil.copyfile(source, staging / source.name)
+        for source, name in archive_files(function_dir):
+            if name not in NOT_PACKAGED:
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, staging / name)
         archive = out_dir / f"{function_dir.name}.zip"
         write_deterministic_zip(staging, archive)
     return archive

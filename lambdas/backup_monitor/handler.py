@@ -4,25 +4,42 @@ Metrics (namespace from METRIC_NAMESPACE, dimension Environment):
 
 - HoursSinceLastCompletedBackup: hours since the newest COMPLETED backup (or, with
   point-in-time recovery on, the newest physical backup point). With no completed backup at
-  all it reports NO_BACKUP_HOURS, which is above any sane threshold.
+  all it reports NO_BACKUP_HOURS, which is above any sane threshold. A backup dated more than
+  FUTURE_TOLERANCE in the future does not count as fresh: it is left out of this metric.
+- FutureDatedBackups: backups (and a PITR point) dated more than FUTURE_TOLERANCE ahead of
+  now: a clock or API anomaly that would otherwise hide staleness.
 - FailedBackups: FAILED backups started in the last 24 hours.
 - PitrEnabled: 1 when point-in-time recovery is on, else 0.
 
 The CloudWatch alarms (components/backups/) page on these, and on their absence: if this
 function stops running, the metrics go missing and the missing-data rule breaches. An API
-error is raised, not swallowed, so the invocation fails (and the Lambda Errors alarm fires);
-the access token never reaches a log line or an exception message.
+error, or an answer that is not the documented backup list (a field missing or of the wrong
+type, a timestamp that does not parse), is raised as BackupApiError naming the field, before
+anything is published, so the invocation fails (and the Lambda Errors alarm fires).
+
+The access token never reaches a log line or an exception message: an error names the HTTP
+status and only the API's own `message`, cut short, with the token and anything shaped like a
+credential taken out; redirects are refused (urllib would send the Authorization header to
+wherever the API redirects). Plain http is allowed only to this machine (the tests' local
+API), decided by parsing the URL and comparing its host exactly, not by a prefix.
+
+Why not `requests`: the function has no dependency beyond boto3 (which the runtime provides),
+so one GET with urllib keeps the package a single file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 
@@ -31,7 +48,20 @@ LOG.setLevel(logging.INFO)
 
 NO_BACKUP_HOURS = 100_000.0
 FAILED_WINDOW = timedelta(hours=24)
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between Supabase and AWS
 HTTP_TIMEOUT_SECONDS = 20
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+MESSAGE_LIMIT = 200
+REDACTED = "[redacted]"
+# Credential shapes an echoing server may put in a message: bearer/basic values, Supabase access
+# tokens (sbp_...), JWTs (service keys), and key=value pairs named like secrets.
+CREDENTIAL_PATTERNS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 " + REDACTED),
+    (re.compile(r"\bsbp_[A-Za-z0-9]+"), REDACTED),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),
+    (re.compile(r"(?i)\b(authorization|apikey|api[_-]?key|token|secret|password)([\"']?\s*[:=]\s*[\"']?)[^\s,;\"'}]+"),
+     r"\1\2" + REDACTED),
+)
 
 
 class BackupApiError(RuntimeError):
@@ -59,53 +89,176 @@ class Settings:
 
 
 def _checked_api_url(url: str) -> str:
-    """https only, except plain http to this machine (the tests' local API)."""
-    if not (url.startswith("https://") or url.startswith(("http://127.0.0.1", "http://localhost"))):
-        raise ValueError(f"SUPABASE_API_URL must be an https:// URL, got {url!r}")
-    return url.rstrip("/")
+    """The API base URL, rebuilt from its parsed parts: https to any host, plain http only to this machine.
+
+    The host is compared exactly after parsing, so `http://localhost.attacker.example`,
+    `http://localhost@attacker.example/` and `http://127.0.0.1.nip.io` are refused. User info,
+    a query, a fragment, whitespace and control characters are refused too.
+    """
+    problem = url_problem(url)
+    if problem:
+        raise ValueError(f"SUPABASE_API_URL {problem}")
+    parts = urllib.parse.urlsplit(url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
 
 
-def _parse_time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+def url_problem(url: str) -> str | None:
+    """Why `url` may not receive the access token (None when it may): https anywhere, http only to localhost."""
+    if not isinstance(url, str) or not url or any(c.isspace() or not c.isprintable() for c in url):
+        return "must be a URL without whitespace or control characters"
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError:
+        return "has an invalid port"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"must be an https:// URL, got scheme {parts.scheme or '(none)'!r}"
+    if "@" in parts.netloc or "\\" in url:
+        return "must not carry user info"
+    if parts.query or parts.fragment:
+        return "must not carry a query or a fragment"
+    if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+        return f"must be an https:// URL (plain http only to localhost), got host {parts.hostname!r}"
+    return None
+
+
+def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """`text` without the given secret values, credential-shaped strings and control characters, cut short."""
+    for value in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    for pattern, replacement in CREDENTIAL_PATTERNS:
+        text = pattern.sub(replacement, text)
+    text = "".join(c if c.isprintable() else " " for c in text)
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "..."
+
+
+def api_message(body: bytes, secrets: tuple[str, ...] = ()) -> str:
+    """The API's own `message` (or `error`/`msg`) from a JSON error body, redacted; never the raw body."""
+    try:
+        document = json.loads(body.decode("utf-8", "replace"))
+    except (json.JSONDecodeError, RecursionError):
+        document = None
+    if isinstance(document, dict):
+        for key in ("message", "error", "msg"):
+            if isinstance(document.get(key), str):
+                return redact(document[key], secrets)
+    return f"(no message; {len(body)} bytes of body not shown)"
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib copies the Authorization header onto a redirect, to any host and over plain http: refuse them."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ARG002 - urllib's signature
+        raise urllib.error.HTTPError(req.full_url, code, "redirect refused", headers, fp)
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
 
 
 def fetch_backups(settings: Settings, token: str) -> dict:
     """GET /v1/projects/{ref}/database/backups; raises BackupApiError with the status and API message."""
-    url = f"{settings.api_url}/v1/projects/{settings.project_ref}/database/backups"
+    where = f"backup list for project {settings.project_ref}"
+    problem = url_problem(settings.api_url)
+    if problem:
+        raise BackupApiError(f"{where}: refusing to send the access token: the API URL {problem}")
+    url = f"{settings.api_url}/v1/projects/{urllib.parse.quote(settings.project_ref, safe='')}/database/backups"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked in Settings
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme and host checked above
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked in Settings
+        with _OPENER.open(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
             body = response.read()
     except urllib.error.HTTPError as error:
-        detail = error.read()[:300].decode("utf-8", "replace")
-        raise BackupApiError(f"backup list for project {settings.project_ref}: HTTP {error.code}: {detail}") from None
-    except urllib.error.URLError as error:
-        raise BackupApiError(f"backup list for project {settings.project_ref}: {error.reason}") from None
+        if 300 <= error.code < 400:
+            raise BackupApiError(f"{where}: HTTP {error.code}: redirect refused") from None
+        raise BackupApiError(f"{where}: HTTP {error.code}: {api_message(error.read(), (token,))}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        reason = getattr(error, "reason", None) or type(error).__name__
+        raise BackupApiError(f"{where}: unreachable: {redact(str(reason), (token,))}") from None
     try:
         document = json.loads(body)
-    except json.JSONDecodeError:
-        raise BackupApiError(f"backup list for project {settings.project_ref}: not JSON") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        raise BackupApiError(f"{where}: not JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("backups"), list):
-        raise BackupApiError(f"backup list for project {settings.project_ref}: no 'backups' list in the answer")
+        raise BackupApiError(f"{where}: no 'backups' list in the answer")
     return document
 
 
+def _field_error(field: str, expected: str, value: Any) -> BackupApiError:
+    shown = redact(repr(value))[:60]
+    return BackupApiError(f"backup list: {field}: expected {expected}, got {shown}")
+
+
+def _parse_time(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise _field_error(field, "an ISO 8601 timestamp", value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise _field_error(field, "an ISO 8601 timestamp", value) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _unix_time(value: Any, field: str) -> datetime:
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise _field_error(field, "seconds since the epoch", value) from None
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        raise _field_error(field, "seconds since the epoch", value)
+    try:
+        return datetime.fromtimestamp(float(number), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _field_error(field, "seconds since the epoch", value) from None
+
+
+def backup_points(document: dict) -> tuple[list[tuple[str, datetime]], bool, datetime | None]:
+    """(status, started) per backup, PITR on or off, and the newest PITR point; BackupApiError on a bad shape."""
+    backups = document.get("backups")
+    if not isinstance(backups, list):
+        raise _field_error("backups", "a list", backups)
+    points = []
+    for index, backup in enumerate(backups):
+        if not isinstance(backup, dict):
+            raise _field_error(f"backups[{index}]", "an object", backup)
+        status = backup.get("status")
+        if not isinstance(status, str):
+            raise _field_error(f"backups[{index}].status", "a string", status)
+        points.append((status, _parse_time(backup.get("inserted_at"), f"backups[{index}].inserted_at")))
+    pitr = document.get("pitr_enabled", False)
+    if not isinstance(pitr, bool):
+        raise _field_error("pitr_enabled", "true or false", pitr)
+    physical_data = document.get("physical_backup_data")
+    if physical_data is not None and not isinstance(physical_data, dict):
+        raise _field_error("physical_backup_data", "an object", physical_data)
+    latest = (physical_data or {}).get("latest_physical_backup_date_unix")
+    physical = None if latest is None else _unix_time(
+        latest, "physical_backup_data.latest_physical_backup_date_unix")
+    return points, pitr, physical
+
+
 def compute_metrics(document: dict, now: datetime) -> dict[str, float]:
-    """The three metrics from one backup-list answer, as of `now`."""
-    completed = [_parse_time(b["inserted_at"]) for b in document["backups"] if b.get("status") == "COMPLETED"]
-    physical = (document.get("physical_backup_data") or {}).get("latest_physical_backup_date_unix")
-    if document.get("pitr_enabled") and physical:
-        completed.append(datetime.fromtimestamp(float(physical), tz=UTC))
-    newest = max(completed, default=None)
+    """The metrics from one backup-list answer, as of `now`; BackupApiError when the answer is malformed."""
+    points, pitr, physical = backup_points(document)
+    completed = [started for status, started in points if status == "COMPLETED"]
+    if pitr and physical is not None:
+        completed.append(physical)
+    future = [started for started in completed if started - now > FUTURE_TOLERANCE]
+    if future:
+        LOG.warning(json.dumps({"anomaly": "backup dated in the future", "count": len(future),
+                                "newest": max(future).isoformat(), "now": now.isoformat()}))
+    newest = max((started for started in completed if started - now <= FUTURE_TOLERANCE), default=None)
     hours = NO_BACKUP_HOURS if newest is None else max(0.0, (now - newest).total_seconds() / 3600)
-    failed = sum(1 for b in document["backups"]
-                 if b.get("status") == "FAILED" and now - _parse_time(b["inserted_at"]) <= FAILED_WINDOW)
+    failed = sum(1 for status, started in points
+                 if status == "FAILED" and now - started <= FAILED_WINDOW)
     return {
         "HoursSinceLastCompletedBackup": round(hours, 3),
         "FailedBackups": float(failed),
-        "PitrEnabled": 1.0 if document.get("pitr_enabled") else 0.0,
+        "PitrEnabled": 1.0 if pitr else 0.0,
+        "FutureDatedBackups": float(len(future)),
     }
 
 

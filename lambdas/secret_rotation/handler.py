@@ -6,7 +6,12 @@ The steps follow AWS's single-user rotation template for PostgreSQL (the role ch
 password, so no separate administrator credential exists anywhere):
 
 - `createSecret`: copies AWSCURRENT with a new password from `GetRandomPassword` into the
-  token's version, labelled AWSPENDING. Does nothing when that version already has a value.
+  token's version, labelled AWSPENDING. Does nothing when that version already has a usable value.
+  A pending version whose value is unusable (not JSON, no password, a field missing) cannot be
+  rewritten (a version's value is immutable) and would fail every retry, and while AWSPENDING sits
+  on it Secrets Manager refuses to start another rotation: the step takes AWSPENDING off that
+  version and fails, so the next rotation (scheduled, or `aws secretsmanager rotate-secret`)
+  starts afresh with a new version. setSecret and testSecret do the same on such a version.
 - `setSecret`: logs in with the pending password; if that works, the database already has it
   and nothing is done. Otherwise logs in with the current (else the previous) password and
   runs `ALTER ROLE <role> WITH PASSWORD <SCRAM verifier>`.
@@ -21,9 +26,18 @@ current password, and Secrets Manager retries the rotation.
 
 The secret is JSON in the shape AWS's rotation functions use:
 `{"engine": "postgres", "host", "port", "dbname", "username", "password"}`, plus an optional
-`"sslmode"`: `require` (default: encrypted, server not verified), `verify-full` (encrypted,
-certificate and host checked against the system CAs or the file in `DATABASE_CA_FILE`), or
-`disable` (plain TCP, for a local test database only).
+`"sslmode"` with libpq's meaning:
+
+- `verify-full` (default): TLS, the server certificate must chain to the CA bundle (and only to
+  it, not to the system CAs) and name the host. The bundle is `DATABASE_CA_FILE`, else the file
+  shipped in the package, `certs/prod-ca-2021.crt`: Supabase's root CA (Dashboard > Database
+  settings > SSL configuration). Without a certificate in the bundle no step connects.
+- `require`: TLS without checking the certificate (an interceptor could read ALTER ROLE): only
+  for a server without a verifiable certificate; every connection logs a warning.
+- `disable`: plain TCP, for a local test database only.
+
+A certificate that does not verify, or a server that refuses TLS, fails the step at once with a
+message naming the host and the reason; it is never taken for a wrong password.
 
 No secret reaches a log line or an exception message: logs name the secret's ARN, the step and
 the version id, never a password. The password is never sent to the database in clear either:
@@ -37,10 +51,11 @@ Environment:
 - `EXCLUDE_CHARACTERS` (optional): characters the generated password must not contain
   (default: ``/@"'\\``, which break connection strings).
 - `PASSWORD_LENGTH` (optional, default 32).
-- `DATABASE_CA_FILE` (optional): CA bundle for `sslmode` `verify-full`.
+- `DATABASE_CA_FILE` (optional): the CA bundle for `verify-full` (default: the packaged
+  `certs/prod-ca-2021.crt`).
 
-Packaged by `tools/build_lambdas.py` with `requirements.txt` (pg8000, pure Python); boto3 comes
-with the Lambda runtime (python3.12).
+Packaged by `tools/build_lambdas.py` with `requirements.txt` (pg8000, pure Python, pinned with
+hashes) and `certs/`; boto3 comes with the Lambda runtime (python3.12).
 """
 
 from __future__ import annotations
@@ -51,6 +66,7 @@ import logging
 import os
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -71,7 +87,12 @@ DEFAULT_DATABASE = "postgres"
 DEFAULT_EXCLUDED_CHARACTERS = "/@\"'\\"
 DEFAULT_PASSWORD_LENGTH = 32
 CONNECT_TIMEOUT_SECONDS = 10
-SSL_MODES = ("require", "verify-full", "disable")
+SSL_MODES = ("verify-full", "require", "disable")
+DEFAULT_SSL_MODE = "verify-full"
+CA_FILE_VARIABLE = "DATABASE_CA_FILE"
+PACKAGED_CA_FILE = Path(__file__).resolve().parent / "certs" / "prod-ca-2021.crt"
+PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
+AUTHENTICATION_FAILURES = ("28P01", "28000")  # invalid_password, invalid_authorization_specification
 
 # Built on the server with format(): %I quotes the role name as an identifier, %L the verifier as a literal.
 ALTER_ROLE_STATEMENT = "SELECT format('ALTER ROLE %I WITH PASSWORD %L', CAST(:role AS text), CAST(:verifier AS text))"
@@ -105,20 +126,43 @@ def token_needs_work(client, arn: str, token: str) -> bool:
     return True
 
 
+class UnusableSecretValue(RotationError):
+    """A version's value is not a usable PostgreSQL credential (the message names the fields, never a value)."""
+
+
 def secret_dict(client, arn: str, stage: str, token: str | None = None) -> dict[str, Any]:
     """The secret's JSON at a stage (and version); checks the fields a PostgreSQL credential needs."""
     request = {"SecretId": arn, "VersionStage": stage}
     if token is not None:
         request["VersionId"] = token
-    document = json.loads(client.get_secret_value(**request)["SecretString"])
+    value = client.get_secret_value(**request).get("SecretString")
+    try:
+        document = json.loads(value) if isinstance(value, str) else None
+    except json.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict):
+        raise UnusableSecretValue(f"the {stage} version of secret {arn} is not a JSON object")
     missing = [field for field in REQUIRED_FIELDS if not document.get(field)]
     if missing:
-        raise RotationError(f"the {stage} version of secret {arn} lacks the field(s) {', '.join(missing)}")
+        raise UnusableSecretValue(f"the {stage} version of secret {arn} lacks the field(s) {', '.join(missing)}")
     if document["engine"] != "postgres":
-        raise RotationError(f"the {stage} version of secret {arn} is for engine {document['engine']!r}, not postgres")
-    if document.get("sslmode", "require") not in SSL_MODES:
-        raise RotationError(f"the {stage} version of secret {arn} has an unknown sslmode; use one of {SSL_MODES}")
+        raise UnusableSecretValue(f"the {stage} version of secret {arn} is for engine {document['engine']!r}, "
+                                  "not postgres")
+    if document.get("sslmode", DEFAULT_SSL_MODE) not in SSL_MODES:
+        raise UnusableSecretValue(f"the {stage} version of secret {arn} has an unknown sslmode; "
+                                  f"use one of {SSL_MODES}")
     return document
+
+
+def pending_dict(client, arn: str, token: str) -> dict[str, Any]:
+    """The token's AWSPENDING value. An unusable one is unstaged (see the module docstring), then refused."""
+    try:
+        return secret_dict(client, arn, PENDING, token)
+    except UnusableSecretValue as problem:
+        client.update_secret_version_stage(SecretId=arn, VersionStage=PENDING, RemoveFromVersionId=token)
+        LOG.warning("took AWSPENDING off version %s of secret %s: %s", token, arn, problem)
+        raise RotationError(f"{problem}; took AWSPENDING off version {token} so that the next rotation starts "
+                            f"afresh (or start one now: aws secretsmanager rotate-secret --secret-id {arn})") from None
 
 
 def previous_dict(client, arn: str) -> dict[str, Any] | None:
@@ -140,28 +184,72 @@ def new_password(client) -> str:
 # --- PostgreSQL --------------------------------------------------------------------------------------------
 
 
-def ssl_context_for(secret: dict[str, Any]) -> ssl.SSLContext | None:
-    """The TLS setting the secret's `sslmode` asks for (default `require`)."""
-    mode = secret.get("sslmode", "require")
+def ca_bundle_path() -> Path:
+    """The CA bundle `verify-full` trusts: DATABASE_CA_FILE, else the one shipped in the package."""
+    configured = os.environ.get(CA_FILE_VARIABLE)
+    return Path(configured) if configured else PACKAGED_CA_FILE
+
+
+def load_ca_bundle(path: Path) -> str:
+    """The bundle's PEM text; RotationError naming the file when it is missing or holds no certificate."""
+    try:
+        text = path.read_text(encoding="ascii", errors="replace")
+    except OSError as error:
+        raise RotationError(f"the database CA bundle {path} cannot be read ({type(error).__name__}): ship "
+                            f"Supabase's prod-ca-2021.crt in the package or set {CA_FILE_VARIABLE}") from None
+    if PEM_CERTIFICATE not in text:
+        raise RotationError(f"the database CA bundle {path} holds no certificate: add Supabase's prod-ca-2021.crt "
+                            f"(Dashboard > Database settings > SSL configuration) or set {CA_FILE_VARIABLE}")
+    return text
+
+
+def ssl_context_for(secret: dict[str, Any]) -> ssl.SSLContext | bool:
+    """The TLS setting the secret's `sslmode` asks for (default `verify-full`); False means no TLS at all."""
+    mode = secret.get("sslmode", DEFAULT_SSL_MODE)
     if mode == "disable":
-        return None
-    context = ssl.create_default_context(cafile=os.environ.get("DATABASE_CA_FILE") or None)
+        return False
     if mode == "require":
+        LOG.warning("sslmode require for %s: the server certificate is not verified", secret["host"])
+        context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+        return context
+    path = ca_bundle_path()
+    try:
+        context = ssl.create_default_context(cadata=load_ca_bundle(path))  # this bundle only, no system CAs
+    except ssl.SSLError as error:
+        raise RotationError(f"the database CA bundle {path} is not a valid PEM bundle: {error.reason}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
 def connect(secret: dict[str, Any]) -> pg8000.native.Connection:
-    return pg8000.native.Connection(
-        user=secret["username"], password=secret["password"], host=secret["host"],
-        port=int(secret.get("port") or DEFAULT_PORT), database=secret.get("dbname") or DEFAULT_DATABASE,
-        ssl_context=ssl_context_for(secret), timeout=CONNECT_TIMEOUT_SECONDS,
-        application_name="kingtavo-secret-rotation")
+    """A connection with the secret's credentials. TLS failures raise RotationError (never a login failure)."""
+    where = f"{secret['host']}:{int(secret.get('port') or DEFAULT_PORT)}"
+    context = ssl_context_for(secret)
+    try:
+        return pg8000.native.Connection(
+            user=secret["username"], password=secret["password"], host=secret["host"],
+            port=int(secret.get("port") or DEFAULT_PORT), database=secret.get("dbname") or DEFAULT_DATABASE,
+            ssl_context=context, timeout=CONNECT_TIMEOUT_SECONDS, application_name="kingtavo-secret-rotation")
+    except ssl.SSLCertVerificationError as error:
+        raise RotationError(f"the server certificate of {where} does not verify against the CA bundle "
+                            f"{ca_bundle_path()} ({error.verify_message}): not sending any password") from None
+    except ssl.SSLError as error:
+        raise RotationError(f"TLS with {where} failed ({error.reason or type(error).__name__})") from None
+    except pg8000.native.InterfaceError as error:
+        if context is not False and "refuses SSL" in str(error):
+            raise RotationError(f"the server {where} refuses TLS (sslmode {secret.get('sslmode', DEFAULT_SSL_MODE)})"
+                                ) from None
+        raise
 
 
 def try_connect(secret: dict[str, Any]) -> pg8000.native.Connection | None:
-    """A connection, or None when these credentials do not log in (or the server cannot be reached)."""
+    """A connection, or None when these credentials do not log in (or the server cannot be reached).
+
+    A TLS failure is not a wrong password: it raises RotationError from `connect`."""
     try:
         return connect(secret)
     except (pg8000.native.Error, OSError) as error:
@@ -207,7 +295,7 @@ def same_login(first: dict[str, Any], second: dict[str, Any]) -> bool:
 def create_secret(client, arn: str, token: str) -> None:
     current = secret_dict(client, arn, CURRENT)
     try:
-        secret_dict(client, arn, PENDING, token)
+        pending_dict(client, arn, token)
         LOG.info("createSecret: version %s of secret %s already has a value", token, arn)
         return
     except ClientError as error:
@@ -221,7 +309,7 @@ def create_secret(client, arn: str, token: str) -> None:
 
 def set_secret(client, arn: str, token: str) -> None:
     current = secret_dict(client, arn, CURRENT)
-    pending = secret_dict(client, arn, PENDING, token)
+    pending = pending_dict(client, arn, token)
     pending_login = try_connect(pending)
     if pending_login is not None:
         pending_login.close()
@@ -247,7 +335,7 @@ def set_secret(client, arn: str, token: str) -> None:
 
 
 def test_secret(client, arn: str, token: str) -> None:
-    pending = secret_dict(client, arn, PENDING, token)
+    pending = pending_dict(client, arn, token)
     try:
         connection = connect(pending)
     except (pg8000.native.Error, OSError) as error:
