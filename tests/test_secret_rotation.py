@@ -487,3 +487,12 @@ def test_an_awspending_version_without_a_password_is_unstaged_so_rotation_is_not
     fresh = rotation.rotate()
     assert rotation.stages()[fresh] == ["AWSCURRENT"]
     assert rotation.login_error(rotation.value("AWSCURRENT")["password"]) is None
+
+
+@pytest.mark.parametrize(("username", "role"), [
+    ("etl.abcdefghijklmnopqrst", "etl"), ("db_backup.abcdefghijklmnopqrst", "db_backup"), ("etl", "etl"),
+    ("etl.short", "etl.short"), ("etl.ABCDEFGHIJKLMNOPQRST", "etl.ABCDEFGHIJKLMNOPQRST"),
+])
+def test_a_pooler_login_names_its_role(username, role):
+    """Through Supabase's pooler the ETL logs in as `etl.<ref>`; ALTER ROLE must name the role `etl`."""
+    assert handler.role_of(username) == role

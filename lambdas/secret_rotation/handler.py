@@ -64,6 +64,7 @@ import base64
 import json
 import logging
 import os
+import re
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -275,9 +276,15 @@ def scram_verifier(password: str) -> str:
     return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
+def role_of(username: str) -> str:
+    """The database role a login name stands for: Supabase's pooler logs `<role>.<project ref>` in as `<role>`."""
+    role, _, project_ref = username.rpartition(".")
+    return role if role and re.fullmatch(r"[a-z]{20}", project_ref) else username
+
+
 def set_role_password(connection: pg8000.native.Connection, role: str, password: str) -> None:
     """ALTER ROLE with the verifier; the role name is quoted by the server (format's %I)."""
-    statement = connection.run(ALTER_ROLE_STATEMENT, role=role, verifier=scram_verifier(password))[0][0]
+    statement = connection.run(ALTER_ROLE_STATEMENT, role=role_of(role), verifier=scram_verifier(password))[0][0]
     connection.run(statement)
 
 
