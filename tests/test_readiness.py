@@ -15,7 +15,8 @@ EXPECTED = {"kingtavo:cluster.publicAccessCidrs[0]", "kingtavo:etl.blue.image",
             "kingtavo:etl.green.image", "kingtavo:supabase.anonKey", "kingtavo:supabase.projectRef",
             "kingtavo:supabase.url", "kingtavo:alerting.slackTeamId",
             "kingtavo:alerting.slackChannelId", "kingtavo:sentry.pagerdutyIntegrationId",
-            "kingtavo:sentry.pagerdutyServiceId", "kingtavo:logs.vercelDrainEndpoint"}
+            "kingtavo:sentry.pagerdutyServiceId", "kingtavo:logs.vercelDrainEndpoint",
+            "lambdas/secret_rotation/certs/prod-ca-2021.crt"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -44,6 +45,9 @@ def _real_looking_copy(stack: str, tmp_path):
     config["kingtavo:supabase"].update({
         "projectRef": ref, "url": f"https://{ref}.supabase.co", "anonKey": "sb_publishable_Zm9vYmFyYmF6cXV4"})
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    ca = tmp_path / readiness.DATABASE_CA
+    ca.parent.mkdir(parents=True)
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB (a test stand-in)\n-----END CERTIFICATE-----\n")
     return tmp_path
 
 

@@ -13,7 +13,9 @@ range on the API endpoint, an example account in the image names). This check fi
 - `placeholder` / `example` / `changeme` markers (and their truncated forms) in any string;
 - any value whose line in the stack file carries the comment `# placeholder` (for ids that look
   real but are not, like Slack and Sentry ids): remove the comment when you set the real value;
-- prerequisites: the bootstrap stacks the program reads its registry and CI roles from
+- prerequisites: the database CA the rotation function verifies the server against
+  (lambdas/secret_rotation/certs/prod-ca-2021.crt) is a certificate, not the placeholder; the
+  bootstrap stacks the program reads its registry and CI roles from
   (`kingtavo:bootstrap`) exist in bootstrap/ and hold no placeholder themselves (an example
   account id there would put every CI role in the wrong account).
 
@@ -44,6 +46,7 @@ MARKER = re.compile(r"placeho?l?d?e?r|placehd|example|changeme|replace[-_ ]?me|\
 TOKEN_SEPARATORS = re.compile(r"[\s,;\[\]\"'=()]+")
 PLACEHOLDER_COMMENT = re.compile(r"#\s*placeholder\b", re.IGNORECASE)
 BOOTSTRAP_PROJECT = "kingtavo-bootstrap"
+DATABASE_CA = Path("lambdas/secret_rotation/certs/prod-ca-2021.crt")
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,16 @@ def bootstrap_findings(references: Any, root: Path) -> list[Finding]:
     return findings
 
 
+def certificate_findings(root: Path) -> list[Finding]:
+    """The rotation function refuses to connect without Supabase's CA: the file must hold a PEM certificate."""
+    path = root / DATABASE_CA
+    text = path.read_text() if path.exists() else ""
+    if "-----BEGIN CERTIFICATE-----" in text:
+        return []
+    return [Finding(str(DATABASE_CA), "holds no certificate: put Supabase's prod-ca-2021.crt there (dashboard: "
+                                      "Database settings > SSL configuration); every rotation fails until then")]
+
+
 def check(stack: str, root: Path = ROOT) -> list[Finding]:
     path = root / f"Pulumi.{stack}.yaml"
     text = path.read_text()
@@ -137,6 +150,7 @@ def check(stack: str, root: Path = ROOT) -> list[Finding]:
             findings.extend(value_findings(key, leaf))
     findings.extend(commented_placeholders(text))
     findings.extend(bootstrap_findings(config.get("kingtavo:bootstrap"), root))
+    findings.extend(certificate_findings(root))
     unique = {str(f): f for f in findings}
     return sorted(unique.values(), key=lambda f: (f.key, f.reason))
 
