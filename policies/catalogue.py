@@ -174,6 +174,7 @@ PLACEHOLDER = re.compile(
     )$""", re.IGNORECASE | re.VERBOSE)
 TEMPLATE_STARTS = ("$", "{", "%", "<", "(", "[")
 EXAMPLE_MARKER = re.compile(r"EXAMPLE", re.IGNORECASE)  # AWS documents its example keys with EXAMPLE in them
+PULUMI_CONFIG_KEY = re.compile(r"[a-z][a-z0-9-]*:[a-z][A-Za-z0-9]*(\.[A-Za-z0-9_]+)*")
 ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")
 
 
@@ -186,6 +187,8 @@ def is_reference(value: str) -> bool:
     """A value that points at a secret instead of being one: an ARN (Secrets Manager, SSM), an SSM parameter
     reference (`{{resolve:secretsmanager:...}}`, `ssm:/...`), a file path under /run or /var/run/secrets."""
     text = value.strip()
+    if PULUMI_CONFIG_KEY.fullmatch(text):  # names where the value comes from (`kingtavo:sentryAuthToken`)
+        return True
     return bool(ARN.match(text)) or text.startswith(("{{resolve:", "ssm:/", "secretsmanager:", "/run/secrets/",
                                                      "/var/run/secrets/", "/etc/secrets/", "vault:"))
 

@@ -120,7 +120,8 @@ def test_every_production_vercel_resource_belongs_to_the_declared_project():
 # What Vercel object each resource type manages; None: every create is a new object (a deployment).
 VERCEL_OBJECT: dict[str, Callable[[dict], tuple | None]] = {
     PROJECT: lambda i: ("project", i["name"]),
-    ENV_VAR: lambda i: ("env", i["projectId"], i["key"], tuple(sorted(i["targets"])), i.get("gitBranch")),
+    ENV_VAR: lambda i: ("env", i["projectId"], i["key"], tuple(sorted(i.get("targets") or ())),
+                        tuple(i.get("customEnvironmentIds") or ()), i.get("gitBranch")),
     DEPLOYMENT: lambda i: None,
     ALIAS: lambda i: ("alias", i["alias"]),
     PROJECT_DOMAIN: lambda i: ("domain", i["domain"]),

@@ -18,6 +18,18 @@ from tools.harness import PlannedResource
 from tools.urns import previous_urns
 
 DATA = Path(__file__).resolve().parent / "data"
+# Removed on purpose, not moved (nothing had been deployed: the first `pulumi up` never converged):
+# the ETL registry belongs to the bootstrap project now (one shared repository; a name per account
+# collided between the stacks), and the CNI policy moved from the node role to the vpc-cni add-on's
+# own IRSA role. On a deployed stack, `pulumi state delete` the registry here and import it there.
+REMOVED_ON_PURPOSE = {
+    "kingtavo:compute:ImageRegistry": "the ETL registry moved to the bootstrap project",
+    "cluster-node-AmazonEKS_CNI_Policy": "the CNI policy moved to the vpc-cni add-on's IRSA role",
+}
+
+
+def removed_on_purpose(urn: str) -> bool:
+    return any(marker in urn for marker in REMOVED_ON_PURPOSE)
 
 
 def old_urns(stack: str) -> list[str]:
@@ -31,9 +43,10 @@ def test_every_resource_from_before_the_move_keeps_its_urn_or_has_an_alias(stack
     for urn, names in known.items():
         for name in names:
             answered.setdefault(name, []).append(urn)
-    lost = [urn for urn in old_urns(stack) if len(answered.get(urn, [])) != 1]
+    lost = [urn for urn in old_urns(stack) if len(answered.get(urn, [])) != 1 and not removed_on_purpose(urn)]
     assert lost == [], f"resources that would be replaced or are ambiguous: {lost}"
     assert len(old_urns(stack)) > 150
+    assert sum(map(removed_on_purpose, old_urns(stack))) == 5  # the registry (4) and the CNI attachment
 
 
 def test_a_resource_moved_without_an_alias_is_reported():

@@ -148,9 +148,19 @@ def test_database_credential_is_generated_secret_and_in_the_rotation_format(stac
     assert is_secret_wrapper(stored)
     credential = json.loads(stored["value"])
     etl, database = stack_config(stack)["kingtavo:etl"], stack_config(stack)["kingtavo:supabase"]
-    assert credential == {"engine": "postgres", "host": database["databaseHost"], "port": database["databasePort"],
-                          "dbname": database["databaseName"], "username": etl["databaseUser"],
+    # through Supabase's pooler (the default): the region's pooler host, the role qualified by the project ref
+    assert credential == {"engine": "postgres", "host": f"aws-0-{database['region']}.pooler.supabase.com",
+                          "port": database["databasePort"], "dbname": database["databaseName"],
+                          "username": f"{etl['databaseUser']}.{database['projectRef']}",
                           "password": password.outputs["result"]}
+
+
+def test_a_direct_connection_uses_the_project_s_host_and_the_bare_role():
+    result = plan("staging", "supabase.connection=direct")
+    stored = result.one(VERSION, "secrets-database-value").raw_inputs["secretString"]
+    credential = json.loads(stored["value"])
+    ref = stack_config("staging")["kingtavo:supabase"]["projectRef"]
+    assert (credential["host"], credential["username"]) == (f"db.{ref}.supabase.co", "etl")
 
 
 @pytest.mark.parametrize("stack", STACKS)

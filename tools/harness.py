@@ -341,7 +341,8 @@ def run_stack(stack: str, overrides: list[str] | tuple[str, ...] = (), root: Pat
     engine_config = {key: _engine_value(value) for key, value in {**config, **secret_values}.items()}
     region = str(config.get("aws:region", DEFAULT_REGION))
 
-    mocks = MockAdapter.build(region, referenced_stack_outputs(config) if root == ROOT else None)
+    # the main project's stacks reference the bootstrap stacks (this repository's bootstrap/, also for a copy)
+    mocks = MockAdapter.build(region, referenced_stack_outputs(config) if project_name(root) == PROJECT else None)
     monitor = _make_monitor(mocks)
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(mocks, project=project_name(root), stack=stack, preview=False, monitor=monitor)

@@ -140,7 +140,7 @@ BAD: list[tuple[str, list[str], str]] = [
     (PROD, ["backups.dailyRetention='7'"], "kingtavo:backups.dailyRetention"),
     # secrets given in plaintext in the stack file
     (STAGE, ["slackWebhookUrl=https://hooks.example.invalid/plain"], "kingtavo:slackWebhookUrl"),
-    (STAGE, ["etlApiKeys={STRIPE_API_KEY: plain-a, OPENAI_API_KEY: plain-b}"], "kingtavo:etlApiKeys"),
+    (STAGE, ["etlApiKeys={STRIPE_API_KEY: fake-plain-a, OPENAI_API_KEY: fake-plain-b}"], "kingtavo:etlApiKeys"),
     (PROD, ["sentryAuthToken=plain"], "kingtavo:sentryAuthToken"),
     (STAGE, ["vercel:apiToken=plain"], "vercel:apiToken"),
     (PROD, ["aws:secretKey=plain"], "aws:secretKey"),
