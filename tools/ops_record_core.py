@@ -60,7 +60,7 @@ class RecorderConfigError(ValueError):
     """The recorder URL or a row is malformed; the message names the part and what was expected."""
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -74,7 +74,7 @@ def ssl_context(mode: str, host: str, cafile: str | None) -> ssl.SSLContext | No
         raise RecorderConfigError(f"recorder URL sslmode: {mode!r} does not verify the server; use one of "
                                   f"{', '.join(SSL_MODES)} (verify-full is the default)")
     if mode == "disable":
-        if not _is_loopback(host):
+        if not is_loopback(host):
             raise RecorderConfigError(f"recorder URL sslmode: disable is only allowed for a loopback host, not {host}")
         return None
     if cafile and not os.path.isfile(cafile):
