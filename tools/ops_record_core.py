@@ -29,7 +29,7 @@ import os
 import ssl
 import sys
 import time
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import pg8000.native
 
@@ -117,6 +117,21 @@ def connect_kwargs(url: str) -> dict:
         "ssl_context": ssl_context(params.get("sslmode", "verify-full"), host, cafile),
         "timeout": int(timeout), "application_name": params.get("application_name", "ops-recorder"),
     }
+
+
+def url_from_secret(secret: dict) -> str:
+    """The recorder URL from a Secrets Manager secret in the rotation function's shape
+    ({"host", "port", "username", "password", "dbname", "sslmode"?, "sslrootcert"?}), the password encoded."""
+    missing = [key for key in ("host", "username", "password") if not secret.get(key)]
+    if missing:
+        raise RecorderConfigError(f"recorder secret: missing {', '.join(missing)}")
+    params = {"sslmode": secret.get("sslmode") or "verify-full"}
+    if secret.get("sslrootcert"):
+        params["sslrootcert"] = secret["sslrootcert"]
+    user, password = quote(str(secret["username"]), safe=""), quote(str(secret["password"]), safe="")
+    database = quote(str(secret.get("dbname") or "postgres"), safe="")
+    return (f"postgresql://{user}:{password}@{secret['host']}:{int(secret.get('port') or 5432)}/{database}?"
+            f"{urlencode(params)}")
 
 
 def connect(url: str) -> pg8000.native.Connection:
