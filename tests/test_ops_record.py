@@ -169,3 +169,16 @@ def test_vendored_copies_of_the_core_are_identical():
     copies = sorted((ROOT / "lambdas").glob("*/ops_record_core.py"))
     assert copies, "no Lambda vendors the recorder (lambdas/alert_recorder should)"
     assert [path for path in copies if path.read_bytes() != original] == []
+
+
+def test_a_rotation_shaped_secret_becomes_a_url_that_round_trips_the_password():
+    password = "fake-p@ss/w:rd%20+ " + "x"
+    url = ops_record_core.url_from_secret({"host": "db.example.invalid", "port": 6543, "username": LOGIN,
+                                           "password": password, "dbname": "postgres"})
+    assert password not in url
+    kwargs = ops_record_core.connect_kwargs(url)
+    assert (kwargs["user"], kwargs["password"], kwargs["port"], kwargs["database"]) == (
+        LOGIN, password, 6543, "postgres")
+    assert kwargs["ssl_context"].check_hostname is True  # verify-full unless the secret says otherwise
+    with pytest.raises(ops_record_core.RecorderConfigError, match="recorder secret: missing password"):
+        ops_record_core.url_from_secret({"host": "h", "username": "u"})

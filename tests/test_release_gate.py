@@ -128,3 +128,44 @@ def test_bad_input_exits_two_naming_the_option(args, message, capsys):
         release_gate.main(args)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_release_train_smoke_then_record_then_promote(gate_env, tmp_path, capsys):
+    """Staging's steps in order: smoke the idle side (a local server standing in for the deployment), record
+    the deployment with the smoke verdict, then production's gate asks for the same commit and digest."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tools import smoke
+
+    class Idle(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):  # noqa: N802
+            body = b'<div id="__next">Kingtavo</div>' if self.path == "/" else b"DEPLOYMENT_NOT_FOUND"
+            self.send_response(200 if self.path == "/" else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Idle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        verdicts = {}
+        for web in (fresh_sha(), fresh_sha()):
+            path = "/" if not verdicts else "/missing"  # the second release's idle side serves the wrong page
+            passed = smoke.main(["--deadline", "0.5", "--endpoint", "idle", f"{base}{path}",
+                                 "--contains", 'id="__next"']) == 0
+            record_staging(web_sha=web, smoke="passed" if passed else "failed",
+                           status="succeeded" if passed else "failed")
+            verdicts[web] = passed
+    finally:
+        server.shutdown()
+        server.server_close()
+    (good, bad) = verdicts
+    assert verdicts == {good: True, bad: False}
+    assert release_gate.main(["--web-sha", good]) == 0
+    assert release_gate.main(["--web-sha", bad]) == 1
+    assert f"REFUSED web commit {bad}" in capsys.readouterr().out
