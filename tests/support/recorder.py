@@ -1,5 +1,6 @@
-"""The ops record as its writers meet it: a migrated Supabase-shaped database on the tests' PostgreSQL with
-TLS on, and the recorder login (`ops_recorder_login`, created by the migration without a password) given a
+"""The ops record as its writers meet it: a migrated Supabase-shaped database on a PostgreSQL server of its
+own with TLS on (its own, so the session's shared server keeps answering plain TCP as other tests expect),
+and the recorder login (`ops_recorder_login`, created by the migration without a password) given a
 generated password the way the operator does once per database. Writers connect as that login with
 `sslmode=verify-full` against the test's CA, never as the superuser.
 
@@ -18,7 +19,7 @@ import pg8000.native
 import pytest
 
 from tests.support.pg_tls import TestCA, enable_tls
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.supabase_db import supabase_database
 
 LOGIN = "ops_recorder_login"
@@ -49,13 +50,13 @@ class RecorderDB:
 
 
 @pytest.fixture(scope="session")
-def recorder_db(postgres) -> RecorderDB:
-    database = postgres.create_database("recorder")
-    supabase_database(postgres, database)
-    # A generated password with the characters that break naive URL parsing: @ / : % + and a space.
-    password = "fake-rec@/:%+ " + secrets.token_urlsafe(18)
-    escaped = password.replace("'", "''")
-    postgres.psql(f"ALTER ROLE {LOGIN} PASSWORD '{escaped}'")
-    ca = enable_tls(postgres, Path(tempfile.mkdtemp(prefix="kingtavo-tls-")))
-    yield RecorderDB(server=postgres, database=database, password=password, ca=ca)
-    postgres.drop_database(database)
+def recorder_db() -> RecorderDB:
+    with running_postgres() as server, tempfile.TemporaryDirectory(prefix="kingtavo-tls-") as tls_dir:
+        database = server.create_database("recorder")
+        supabase_database(server, database)
+        # A generated password with the characters that break naive URL parsing: @ / : % + and a space.
+        password = "fake-rec@/:%+ " + secrets.token_urlsafe(18)
+        escaped = password.replace("'", "''")
+        server.psql(f"ALTER ROLE {LOGIN} PASSWORD '{escaped}'")
+        ca = enable_tls(server, Path(tls_dir))
+        yield RecorderDB(server=server, database=database, password=password, ca=ca)
