@@ -68,3 +68,9 @@ values
    'example-rotation-lambda', now() + interval '20 days', null),
   ('staging', 'vercel', 'EXAMPLE_API_KEY', now() - interval '40 days', 'example-admin', now() - interval '10 days',
    'Example: overdue on purpose so the dashboard shows it.');
+
+insert into ops.drift_checks (environment, checked_at, result, routing_drifted, changes)
+values
+  ('staging', now() - interval '1 day', 'clean', false, '[]'),
+  ('staging', now() - interval '2 hours', 'drifted', false,
+   '["example-security-group: ingress[0].cidrBlocks (example finding)"]');

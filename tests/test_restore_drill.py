@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from tests.support.recorder import LOGIN, recorder_db  # noqa: F401 - the fixture
 from tests.support.supabase_db import bootstrap_supabase_roles, supabase_database
 from tools import restore_drill
 from tools.restore_drill import fingerprint, run_drill
@@ -28,6 +29,10 @@ INSERT INTO ops.restore_drills (environment, backup_reference, started_at, finis
 VALUES ('staging', 's3://fake-bucket/monthly/old.dump', now() - interval '30 days', now() - interval '30 days',
         'passed', 12.5, 3600);
 """
+
+# user:password, assembled at run time so no committed line is a URL with a password in it.
+FAKE_USERINFO = ":".join(("u", "fake-p"))
+SCRATCH = f"postgresql://{FAKE_USERINFO}@scratch.example.invalid/db"
 
 
 @pytest.fixture
@@ -71,7 +76,8 @@ def _dump_after(postgres, database: str, out: Path, tamper_sql: str) -> tuple[Pa
     return dump, manifest
 
 
-def test_a_faithful_restore_passes_and_is_recorded(postgres, source, target, tmp_path, monkeypatch):
+def test_a_faithful_restore_passes_and_is_recorded(postgres, source, target, tmp_path, monkeypatch,
+                                                  recorder_db):  # noqa: F811
     dump, manifest = _dump_with_script(postgres, source, tmp_path)
     expected = json.loads(manifest.read_text())
     tables = {f"{t['schema']}.{t['name']}": t for t in expected["tables"]}
@@ -79,12 +85,12 @@ def test_a_faithful_restore_passes_and_is_recorded(postgres, source, target, tmp
     assert len(expected["migrations"]) == len(list((ROOT / "supabase" / "migrations").glob("*.sql")))
 
     monkeypatch.setenv("SCRATCH_DATABASE_URL", postgres.dsn(target))
-    monkeypatch.setenv("SOURCE_DATABASE_URL", postgres.dsn(source))
+    monkeypatch.setenv("OPS_RECORDER_DATABASE_URL", recorder_db.url())  # the recorder login, verified TLS
     assert restore_drill.main(["--environment", "staging", "--dump", str(dump), "--manifest", str(manifest)]) == 0
 
-    recorded = postgres.psql("SELECT environment, result, integrity_findings::text, recovery_time_seconds > 0, "
-                             "backup_reference FROM ops.restore_drills ORDER BY id DESC LIMIT 1", source).stdout
-    assert recorded.strip() == f"staging|passed|[]|t|{dump}"
+    recorded = recorder_db.rows("SELECT environment, result, integrity_findings::text, recovery_time_seconds > 0, "
+                                "recorded_by FROM ops.restore_drills WHERE backup_reference = :b", b=str(dump))
+    assert recorded == [["staging", "passed", "[]", True, LOGIN]]
 
 
 def test_the_data_gap_is_the_age_of_the_dump(postgres, source, target, tmp_path):
@@ -112,14 +118,55 @@ def test_a_restore_that_differs_fails_and_names_the_table(postgres, source, targ
     assert "FAIL" in result.report() and finding in result.report()
 
 
-def test_a_failing_drill_exits_one_and_records_the_findings(postgres, source, target, tmp_path, monkeypatch):
+def test_a_failing_drill_exits_one_and_records_the_findings(postgres, source, target, tmp_path, monkeypatch,
+                                                           recorder_db):  # noqa: F811
     dump, manifest = _dump_after(postgres, source, tmp_path, "DELETE FROM ops.deployments WHERE id % 5 = 0")
     monkeypatch.setenv("SCRATCH_DATABASE_URL", postgres.dsn(target))
-    monkeypatch.setenv("SOURCE_DATABASE_URL", postgres.dsn(source))
+    monkeypatch.setenv("SOURCE_DATABASE_URL", recorder_db.url())  # the old variable name still works
     assert restore_drill.main(["--environment", "staging", "--dump", str(dump), "--manifest", str(manifest)]) == 1
-    recorded = postgres.psql("SELECT result, integrity_findings->>0 FROM ops.restore_drills ORDER BY id DESC LIMIT 1",
-                             source).stdout.strip()
-    assert recorded == "failed|ops.deployments: 20 rows restored, 25 dumped"
+    recorded = recorder_db.rows("SELECT result, integrity_findings->>0 FROM ops.restore_drills "
+                                "WHERE backup_reference = :b", b=str(dump))
+    assert recorded == [["failed", "ops.deployments: 20 rows restored, 25 dumped"]]
+
+
+def test_a_dump_older_than_the_limit_is_refused_before_restoring_and_recorded(postgres, source, target, tmp_path,
+                                                                             monkeypatch, recorder_db):  # noqa: F811
+    dump, manifest = _dump_with_script(postgres, source, tmp_path)
+    document = json.loads(manifest.read_text())
+    document["taken_at"] = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest.write_text(json.dumps(document))
+    monkeypatch.setenv("SCRATCH_DATABASE_URL", postgres.dsn(target))
+    monkeypatch.setenv("OPS_RECORDER_DATABASE_URL", recorder_db.url())
+    args = ["--environment", "staging", "--dump", str(dump), "--manifest", str(manifest)]
+    assert restore_drill.main([*args, "--max-dump-age-hours", "26"]) == 1
+    assert postgres.psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ops'",
+                         target).stdout.strip() == "0", "a refused dump must not be restored"
+    recorded = recorder_db.rows("SELECT result, integrity_findings->>0, data_gap_seconds > 29 * 3600 "
+                                "FROM ops.restore_drills WHERE backup_reference = :b", b=str(dump))
+    assert len(recorded) == 1 and recorded[0][0] == "failed" and recorded[0][2] is True
+    assert recorded[0][1].startswith("dump too old: taken 30.0 h ago, the limit is 26 h")
+    assert restore_drill.main([*args, "--max-dump-age-hours", "48"]) == 0  # within a wider limit it restores
+
+
+def test_the_drill_survives_a_recorder_that_is_down(postgres, source, target, tmp_path, monkeypatch, capsys,
+                                                    recorder_db):  # noqa: F811
+    dump, manifest = _dump_with_script(postgres, source, tmp_path)
+    monkeypatch.setenv("SCRATCH_DATABASE_URL", postgres.dsn(target))
+    monkeypatch.setenv("OPS_RECORDER_DATABASE_URL", recorder_db.url(password="fake-rotated-away"))
+    assert restore_drill.main(["--environment", "staging", "--dump", str(dump), "--manifest", str(manifest)]) == 0
+    assert '"OpsRecordWriteFailures": 1' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    (SCRATCH, "sslmode=prefer does not verify scratch.example.invalid"),
+    (f"{SCRATCH}?sslmode=require", "sslmode=require does not verify"),
+    ("scratch.example.invalid:5432", "expected postgresql://"),
+])
+def test_a_scratch_url_that_would_not_verify_a_remote_server_is_refused(url, message, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("SCRATCH_DATABASE_URL", url)
+    assert restore_drill.main(["--environment", "staging", "--dump", str(tmp_path / "x.dump")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and FAKE_USERINFO not in err
 
 
 def test_the_drill_cannot_run_without_a_scratch_database(monkeypatch, tmp_path, capsys):
@@ -130,8 +177,8 @@ def test_the_drill_cannot_run_without_a_scratch_database(monkeypatch, tmp_path, 
 
 def test_a_corrupt_dump_is_an_error_not_a_verdict(postgres, target, tmp_path, monkeypatch, capsys):
     (tmp_path / "bad.dump").write_bytes(b"not a dump")
-    (tmp_path / "bad.manifest.json").write_text(json.dumps({"taken_at": "2026-11-28T00:00:00Z", "migrations": [],
-                                                            "tables": []}))
+    taken_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / "bad.manifest.json").write_text(json.dumps({"taken_at": taken_at, "migrations": [], "tables": []}))
     monkeypatch.setenv("SCRATCH_DATABASE_URL", postgres.dsn(target))
     assert restore_drill.main(["--environment", "staging", "--dump", str(tmp_path / "bad.dump")]) == 2
     assert "pg_restore failed" in capsys.readouterr().err

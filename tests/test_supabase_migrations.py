@@ -31,7 +31,7 @@ MIGRATIONS = sorted((SUPABASE_DIR / "migrations").glob("*.sql"))
 MIGRATION_NAME = re.compile(r"^(?P<version>\d{14})_(?P<name>[a-z0-9_]+)\.sql$")
 OPS_TABLES = {
     "deployments", "backup_checks", "restore_drills", "alerts", "alert_acknowledgments", "incidents",
-    "incident_timeline_entries", "post_incident_reviews", "key_rotations",
+    "incident_timeline_entries", "post_incident_reviews", "key_rotations", "drift_checks",
 }
 
 

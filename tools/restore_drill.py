@@ -1,7 +1,7 @@
 """The restore drill: restore the newest dump into a scratch database and prove it holds what was dumped.
 
-    SCRATCH_DATABASE_URL=... SOURCE_DATABASE_URL=... \\
-        python -m tools.restore_drill --environment staging --backup-uri s3://<bucket>/
+    SCRATCH_DATABASE_URL=... OPS_RECORDER_DATABASE_URL=... \\
+        python -m tools.restore_drill --environment staging --backup-uri s3://<bucket>/ [--max-dump-age-hours 26]
     python -m tools.restore_drill --environment staging --dump backup.dump --manifest backup.manifest.json
 
 Every dump the nightly job takes comes with a manifest written in the dump's own snapshot
@@ -10,8 +10,15 @@ rows in primary-key order and whether row level security is on, and the applied 
 versions. The drill restores the dump with `pg_restore`, fingerprints the restored copy with
 the same SQL, and compares table by table. It measures the restore time and the data gap
 (how old the dump is, i.e. how much data a restore would lose), records the result in
-`ops.restore_drills` of the source database when SOURCE_DATABASE_URL is set, prints a
-report, and exits 1 on any mismatch (2 when it could not run).
+`ops.restore_drills` through the recorder login when OPS_RECORDER_DATABASE_URL is set (SOURCE_DATABASE_URL
+is read as the old name of the same thing; tools/ops_record_core.py: TLS verified, password percent-decoded,
+a failed write logged and counted but never failing the drill), prints a report, and exits 1 on any
+mismatch (2 when it could not run).
+
+A dump older than --max-dump-age-hours (default 26, the backup alarm's threshold) is refused before any
+restore: the drill fails (exit 1) and records why, since restoring it would prove an archive that has
+stopped receiving dumps. The scratch database is reached with libpq (pg_restore, psql), which decodes
+the URL itself; for any host but this machine the URL must ask for `sslmode=verify-full` or `verify-ca`.
 """
 
 from __future__ import annotations
@@ -26,11 +33,15 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
+
+from tools import ops_record_core
 
 ROOT = Path(__file__).resolve().parent.parent
 FINGERPRINT_SQL = ROOT / "components" / "backups" / "backup_job" / "fingerprint.sql"
 DEFAULT_SCHEMAS = "public,ops,ops_private"
+DEFAULT_MAX_DUMP_AGE_HOURS = 26.0
+RECORDER_URL_ENVS = ("OPS_RECORDER_DATABASE_URL", "SOURCE_DATABASE_URL")
 
 
 class DrillError(RuntimeError):
@@ -144,28 +155,43 @@ def run_drill(environment: str, dump: Path, manifest: Path, scratch_url: str, ba
                        findings=compare(expected, actual))
 
 
-RECORD_SQL = """
-INSERT INTO ops.restore_drills
-  (environment, started_at, finished_at, result, recovery_time_seconds, data_gap_seconds, integrity_findings,
-   backup_reference)
-VALUES (:environment, :started_at, :finished_at, :result, :recovery, :gap, CAST(:findings AS jsonb), :backup)
-"""
+def check_scratch_url(url: str) -> None:
+    """libpq reads the URL itself; refuse one that would not verify a remote server's certificate."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("postgres", "postgresql") or not parsed.hostname:
+        raise DrillError("SCRATCH_DATABASE_URL: expected postgresql://user:password@host:port/database")
+    sslmode = parse_qs(parsed.query).get("sslmode", ["prefer"])[-1]
+    if not ops_record_core.is_loopback(parsed.hostname) and sslmode not in ("verify-full", "verify-ca"):
+        raise DrillError(f"SCRATCH_DATABASE_URL: sslmode={sslmode} does not verify {parsed.hostname}; "
+                         "add sslmode=verify-full (and sslrootcert=<CA file>)")
 
 
-def record(result: DrillResult, database_url: str) -> None:
-    """One row in ops.restore_drills (the admin dashboard's restore-drill history)."""
-    import pg8000.native
+def too_old(manifest: Path, max_age_hours: float, now: datetime | None = None) -> str | None:
+    """Why the dump is refused (older than the limit, or dated in the future), or None when it is fresh."""
+    taken_at = datetime.fromisoformat(json.loads(manifest.read_text())["taken_at"].replace("Z", "+00:00"))
+    age_hours = ((now or datetime.now(UTC)) - taken_at).total_seconds() / 3600
+    if age_hours > max_age_hours:
+        return f"dump too old: taken {age_hours:.1f} h ago, the limit is {max_age_hours:g} h (--max-dump-age-hours)"
+    if age_hours < -0.1:
+        return f"dump dated {-age_hours:.1f} h in the future: the dump job's clock or manifest is wrong"
+    return None
 
-    url = urlparse(database_url)
-    connection = pg8000.native.Connection(user=url.username, password=url.password, host=url.hostname,
-                                          port=url.port or 5432, database=url.path.lstrip("/") or "postgres")
-    try:
-        connection.run(RECORD_SQL, environment=result.environment, started_at=result.started_at,
-                       finished_at=result.finished_at, result="passed" if result.passed else "failed",
-                       recovery=round(result.restore_seconds, 3), gap=round(result.data_gap_seconds, 3),
-                       findings=json.dumps(result.findings), backup=result.backup)
-    finally:
-        connection.close()
+
+def refused(environment: str, manifest: Path, label: str, reason: str) -> DrillResult:
+    now = datetime.now(UTC)
+    taken_at = datetime.fromisoformat(json.loads(manifest.read_text())["taken_at"].replace("Z", "+00:00"))
+    return DrillResult(environment=environment, backup=label, started_at=now, finished_at=now, restore_seconds=0.0,
+                       data_gap_seconds=max(0.0, (now - taken_at).total_seconds()), findings=[reason])
+
+
+def record(result: DrillResult, recorder_url: str) -> bool:
+    """One row in ops.restore_drills through the recorder login; False (logged, counted) when not written."""
+    return ops_record_core.record(recorder_url, "restore_drills", {
+        "environment": result.environment, "backup_reference": result.backup, "started_at": result.started_at,
+        "finished_at": result.finished_at, "result": "passed" if result.passed else "failed",
+        "recovery_time_seconds": round(result.restore_seconds, 3),
+        "data_gap_seconds": round(result.data_gap_seconds, 3), "integrity_findings": result.findings,
+    })
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,7 +201,11 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--backup-uri", help="s3://<bucket>/[prefix]: restore the newest dump found there")
     source.add_argument("--dump", type=Path, help="a local dump file (its manifest next to it or --manifest)")
     parser.add_argument("--manifest", type=Path)
+    parser.add_argument("--max-dump-age-hours", type=float, default=DEFAULT_MAX_DUMP_AGE_HOURS,
+                        help="refuse a dump older than this (default %(default)s)")
     args = parser.parse_args(argv)
+    if args.max_dump_age_hours <= 0:
+        parser.error("--max-dump-age-hours: expected a number of hours above 0")
 
     scratch_url = os.environ.get("SCRATCH_DATABASE_URL")
     if not scratch_url:
@@ -183,19 +213,25 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
+        check_scratch_url(scratch_url)
         with tempfile.TemporaryDirectory(prefix="restore-drill-") as workdir:
             if args.backup_uri:
                 dump, manifest, label = newest_dump_from_s3(args.backup_uri, Path(workdir))
             else:
                 dump, label = args.dump, str(args.dump)
                 manifest = args.manifest or args.dump.with_suffix(".manifest.json")
-            result = run_drill(args.environment, dump, manifest, scratch_url, label)
-    except DrillError as error:
+            reason = too_old(manifest, args.max_dump_age_hours)
+            if reason:
+                result = refused(args.environment, manifest, label, reason)
+            else:
+                result = run_drill(args.environment, dump, manifest, scratch_url, label)
+    except (DrillError, OSError, KeyError, ValueError) as error:
         print(f"restore drill could not run: {error}", file=sys.stderr)
         return 2
     print(result.report())
-    if os.environ.get("SOURCE_DATABASE_URL"):
-        record(result, os.environ["SOURCE_DATABASE_URL"])
+    recorder_url = next((os.environ[name] for name in RECORDER_URL_ENVS if os.environ.get(name)), None)
+    if recorder_url:
+        record(result, recorder_url)
     return 0 if result.passed else 1
 
 

@@ -9,7 +9,7 @@ select has_schema('ops');
 select has_schema('ops_private');
 select tables_are('ops', array[
   'deployments', 'backup_checks', 'restore_drills', 'alerts', 'alert_acknowledgments', 'incidents',
-  'incident_timeline_entries', 'post_incident_reviews', 'key_rotations'
+  'incident_timeline_entries', 'post_incident_reviews', 'key_rotations', 'drift_checks'
 ]);
 select tables_are('ops_private', array[]::name[], 'ops_private holds functions only');
 select views_are('ops', array['unacknowledged_alerts', 'key_rotation_status']);
@@ -24,10 +24,11 @@ select fk_ok('ops', 'post_incident_reviews', 'incident_id', 'ops', 'incidents', 
 -- The columns other tools write (tools/restore_drill.py, the deploy workflows).
 select columns_are('ops', 'restore_drills', array[
   'id', 'environment', 'backup_reference', 'started_at', 'finished_at', 'result', 'recovery_time_seconds',
-  'data_gap_seconds', 'integrity_findings', 'recorded_at'
+  'data_gap_seconds', 'integrity_findings', 'recorded_at', 'recorded_by'
 ]);
 select columns_are('ops', 'deployments', array[
-  'id', 'environment', 'color', 'release', 'git_sha', 'actor', 'status', 'started_at', 'finished_at'
+  'id', 'environment', 'color', 'release', 'git_sha', 'actor', 'status', 'started_at', 'finished_at',
+  'recorded_by', 'web_sha', 'etl_digest', 'smoke_passed', 'e2e_passed', 'run_url'
 ]);
 select col_type_is('ops', 'restore_drills', 'integrity_findings', 'jsonb', 'integrity findings are jsonb');
 select col_type_is('ops', 'restore_drills', 'recovery_time_seconds', 'numeric(12,3)',

@@ -17,7 +17,7 @@ $$, 'row level security is on for every ops table');
 select is(
   (select count(*)::int from pg_class
    where relnamespace = 'ops'::regnamespace and relkind = 'r' and relrowsecurity),
-  9, 'all nine ops tables have row level security');
+  10, 'all ten ops tables have row level security');
 select is_empty($$
   select tablename || ' ' || policyname from pg_policies
   where schemaname = 'ops' and (roles && array['anon', 'public']::name[])
