@@ -15,25 +15,20 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.core import regions
+
 FAKE_ACCOUNT_ID = "111122223333"
 DEFAULT_REGION = "eu-central-1"
 
-# Availability zones per region as AWS offers them to a new account (Zone ID prefix, count); an unknown
-# region fails the plan rather than getting an invented answer.
-REGION_ZONES: dict[str, tuple[str, int]] = {
-    "eu-central-1": ("euc1", 3), "eu-central-2": ("euc2", 3), "eu-west-1": ("euw1", 3), "eu-west-2": ("euw2", 3),
-    "eu-west-3": ("euw3", 3), "eu-north-1": ("eun1", 3), "eu-south-1": ("eus1", 3),
-    "us-east-1": ("use1", 6), "us-east-2": ("use2", 3), "us-west-1": ("usw1", 2), "us-west-2": ("usw2", 4),
-    "ca-central-1": ("cac1", 3), "ap-southeast-1": ("apse1", 3), "ap-southeast-2": ("apse2", 3),
-    "ap-northeast-1": ("apne1", 3), "ap-south-1": ("aps1", 3), "sa-east-1": ("sae1", 3),
-}
+# Availability zones per region: the one table settings validation also reads (an unknown region fails).
+REGION_ZONES = regions.REGION_ZONES
 
 
 def availability_zones(region: str) -> dict:
     """`getAvailabilityZones` as AWS answers it for this region."""
     if region not in REGION_ZONES:
         raise NotImplementedError(f"the offline plan does not know region {region!r}'s zones; add it to "
-                                  f"tools/mocks.py REGION_ZONES")
+                                  f"components/core/regions.py")
     prefix, count = REGION_ZONES[region]
     letters = "abcdefghij"[:count]
     return {"id": region, "names": [f"{region}{c}" for c in letters],

@@ -2,7 +2,7 @@
 
 One table for the whole repository: settings validation refuses a `network.azCount` above the
 region's zone count, and the offline plan's mock of `getAvailabilityZones` answers with the same
-zones (tools/mocks.py should import this table rather than keep its own). A region missing here
+zones (tools/mocks.py imports this table). A region missing here
 is refused by settings with a message that says to add it, rather than guessed.
 """
 
