@@ -261,6 +261,15 @@ def _credential_value(value: str) -> bool:
     return not (is_reference(value) or identifier)
 
 
+ARN_PREFIX = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d*$")
+
+
+def _inside_arn(text: str, start: int) -> bool:
+    """`arn:aws:sns:eu-central-1:111122223333:topic` is an address: its `account:name` tail only looks like a
+    Telegram bot token (digits, a colon, 30-odd characters)."""
+    return bool(ARN_PREFIX.search(text[max(0, start - 80):start]))
+
+
 @lru_cache(maxsize=16384)
 def _find(text: str) -> tuple[Finding, ...]:
     found: list[Finding] = []
@@ -279,7 +288,7 @@ def _find(text: str) -> tuple[Finding, ...]:
     for kind, plugin in _DETECT_SECRETS:
         for secret in plugin.analyze_string(text):
             start = text.find(secret)
-            if start >= 0 and not EXAMPLE_MARKER.search(secret):
+            if start >= 0 and not EXAMPLE_MARKER.search(secret) and not _inside_arn(text, start):
                 found.append(Finding(kind, start, start + len(secret)))
     for match in ASSIGNMENT.finditer(text):
         key = match.group("key").rsplit(".", 1)[-1]

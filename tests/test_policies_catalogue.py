@@ -197,3 +197,11 @@ def test_the_catalogue_is_a_leaf_module():
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
     assert not any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree))
     assert imported - set(sys.stdlib_module_names) == {"detect_secrets"}
+
+
+def test_an_arn_s_account_and_name_are_not_a_telegram_token():
+    """`arn:aws:sns:<region>:<account>:<topic>` ends like a bot token (digits, colon, 35 characters): an address."""
+    arn = "arn:aws:sns:eu-central-1:111122223333:kingtavo-production-alerts-critical"
+    assert find_secret_values(f'TOPIC = "{arn}"') == []
+    token = "12345" + "67890:" + "AAH" + "x" * 32
+    assert [f.kind for f in find_secret_values(f"TELEGRAM_BOT={token}")] == ["Telegram bot token"]
