@@ -367,7 +367,27 @@ class AlertingSettings(Plane):
     slack_channel_name: str = Field(pattern=r"^#[a-z0-9_-]+$")
     etl_no_success_hours: int = Field(6, ge=1, le=168)
     runbook_base_url: HttpsUrl = "https://github.com/kingtavo/infrastructure/blob/main/docs/runbooks"
-    prometheus_stack_version: str = Field("77.5.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    prometheus_stack_version: str = Field(
+        "91.5.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
+        description="kube-prometheus-stack chart version; its CRDs are applied by the chart's upgrade job")
+    external_secrets_version: str = Field(
+        "2.10.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
+        description="External Secrets Operator chart version (serves external-secrets.io/v1; CRDs are templates)")
+    server_error_share_percent: float = Field(
+        5.0, gt=0, le=100,
+        description="Page when more than this percent of requests fail with 5xx (ETL in Prometheus, Vercel)")
+    server_error_window_minutes: int = Field(
+        5, ge=1, le=60, description="The window the 5xx share is measured over, and how long it must hold")
+    database_cpu_threshold_percent: float = Field(
+        80.0, gt=0, lt=100, description="Warn when the Supabase database host's CPU stays above this percent")
+    database_cpu_for_minutes: int = Field(
+        10, ge=1, le=120, description="How long the database CPU must stay above its threshold")
+    database_disk_free_threshold_percent: float = Field(
+        10.0, gt=0, lt=100, description="Page when less than this percent of the database disk (/data) is free")
+    heartbeat_interval_minutes: int = Field(
+        5, ge=1, le=60,
+        description="How often Alertmanager re-sends the Watchdog to the heartbeat URL; set the dead man's "
+                    "switch's period to this and its grace to at least twice this")
 
 
 class BackupsSettings(Plane):
@@ -377,6 +397,10 @@ class BackupsSettings(Plane):
     monthly_retention: int = Field(6, ge=1, le=120)
     dump_schedule: str = Field("17 3 * * *", pattern=r"^(\S+\s+){4}\S+$")
     max_backup_age_hours: int = Field(26, ge=1, le=168)
+    max_dump_age_hours: int = Field(
+        30, ge=2, le=744,
+        description="Alert when the newest dump in the archive, or the dump CronJob's last success, is older "
+                    "than this; the daily schedule plus the job's 1 h starting deadline and 3 h run time fit in 30")
 
 
 class SentrySettings(Plane):
@@ -431,6 +455,7 @@ class StackSecrets:
     pagerduty_integration_key: Secret
     pagerduty_cloudwatch_integration_key: Secret
     slack_webhook_url: Secret
+    heartbeat_url: Secret  # the dead man's switch Alertmanager's Watchdog pings (the URL holds its token)
     etl_api_keys: dict[str, Secret]
     frontend_server_secrets: dict[str, Secret]
     edge_function_secrets: dict[str, Secret]
@@ -491,6 +516,7 @@ SECRET_KEYS: dict[str, str | None] = {
     "pagerdutyIntegrationKey": None,
     "pagerdutyCloudwatchIntegrationKey": None,
     "slackWebhookUrl": None,
+    "heartbeatUrl": None,
     "etlApiKeys": "etl.apiKeyNames",
     "frontendServerSecrets": "frontend.serverSecretNames",
     "edgeFunctionSecrets": "supabase.edgeFunctionSecretNames",
