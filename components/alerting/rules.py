@@ -86,7 +86,8 @@ sum by (color) (rate(http_requests_total{{job="etl"}}[${{http_5xx_window}}])) > 
         severity="critical",
         summary="ETL {{ $labels.color }}: {{ $value | humanizePercentage }} of requests fail with 5xx",
         description=("More than ${http_5xx_percent}% of the HTTP requests served by the {{ $labels.color }} ETL pods "
-                     "returned a 5xx status over the last ${http_5xx_minutes} minutes, for ${http_5xx_minutes} minutes."),
+                     "returned a 5xx status over the last ${http_5xx_minutes} minutes, "
+                     "for ${http_5xx_minutes} minutes."),
         runbook="etl-high-http-5xx-rate",
         labels=_ETL_NAMESPACE_LABEL),
     AlertRule(

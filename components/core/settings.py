@@ -370,9 +370,6 @@ class AlertingSettings(Plane):
     prometheus_stack_version: str = Field(
         "91.5.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
         description="kube-prometheus-stack chart version; its CRDs are applied by the chart's upgrade job")
-    external_secrets_version: str = Field(
-        "2.10.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
-        description="External Secrets Operator chart version (serves external-secrets.io/v1; CRDs are templates)")
     server_error_share_percent: float = Field(
         5.0, gt=0, le=100,
         description="Page when more than this percent of requests fail with 5xx (ETL in Prometheus, Vercel)")
