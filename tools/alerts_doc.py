@@ -14,8 +14,9 @@ Where a runbook is read from:
 - Prometheus rules: the `runbook_url` annotation;
 - CloudWatch alarms and EventBridge rules: the description's trailing `Runbook: <url>` (AlarmTargets.describe);
 - the Vercel rule: `(runbook: <slug>)` in its name (the rule has no description; Vercel shows the name);
-- Sentry alerts: their names have no room for one yet, so SENTRY_RUNBOOKS maps the alert (by its resource name's
-  last part) to its page.
+- Sentry alerts (no description field): `(runbook: <slug>)` in the alert's name when it has one; until
+  components/observability/sentry.py writes it there, SENTRY_RUNBOOKS maps the alert (by its resource name's last
+  part) to its page.
 
 Our own code, not a library: the catalogue is a projection of this program's plan, which only this program has.
 """
@@ -130,13 +131,16 @@ def _sentry(result, environment: str) -> list[Alert]:
     alerts = []
     for kind in ("sentryIssueAlert:SentryIssueAlert", "sentryMetricAlert:SentryMetricAlert"):
         for alert in result.by_type(f"sentry:index/{kind}"):
-            suffix = next((s for s in SENTRY_RUNBOOKS if alert.name.endswith(s)), None)
-            if suffix is None:
-                raise CatalogueError(f"{alert.name}: a Sentry alert without a runbook in SENTRY_RUNBOOKS")
             name = _generic(alert.inputs["name"], environment)
+            named = _NAMED.search(name)  # `(runbook: <slug>)` in the name wins once sentry.py writes it
+            suffix = next((s for s in SENTRY_RUNBOOKS if alert.name.endswith(s)), None)
+            if named is None and suffix is None:
+                raise CatalogueError(f"{alert.name}: a Sentry alert without a runbook in SENTRY_RUNBOOKS")
+            runbook = named.group(1) if named else SENTRY_RUNBOOKS[suffix]
+            name = name[:named.start()].strip() if named else name
             severity = "critical" if name.startswith("Critical:") else "warning"
-            alerts.append(Alert(name, "Sentry", severity, "Sentry: PagerDuty (critical service)",
-                                SENTRY_RUNBOOKS[suffix], name.split(": ", 1)[-1]))
+            alerts.append(Alert(name, "Sentry", severity, "Sentry: PagerDuty (critical service)", runbook,
+                                name.split(": ", 1)[-1]))
     return alerts
 
 
