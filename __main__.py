@@ -37,6 +37,9 @@ platform_key = PlatformKey("platform-key", PlatformKeyArgs(ctx, settings.secrets
 ctx = ctx.with_platform_key(platform_key.arn)
 bootstrap = BootstrapOutputs(settings.bootstrap)  # CI roles and the image registry, from the bootstrap project
 network = Network("network", NetworkArgs(ctx, settings.network, cluster_name=settings.cluster.name))
+# where every alarm goes (PagerDuty for critical, Slack for both); built first: every plane's alarms need it
+alert_routing = AlertRouting("alerts", AlertRoutingArgs(
+    ctx, settings.alerting, pagerduty_cloudwatch_integration_key=secret.pagerduty_cloudwatch_integration_key))
 
 # --- compute: the EKS cluster and the ETL service's namespace, identity and blue/green pair ---
 cluster = Cluster("cluster", ClusterArgs(
@@ -55,7 +58,7 @@ secret_store = EtlSecrets("secrets", EtlSecretsArgs(
     etl_reader_role_arn=etl_namespace.role.arn, k8s_provider=cluster.provider, etl_namespace=settings.etl.namespace,
     etl_service_account_name=etl_namespace.service_account_name, private_subnet_ids=network.private_subnet_ids,
     vpc_id=network.vpc_id, log_retention_days=settings.cluster.log_retention_days,
-    k8s_depends_on=[external_secrets, etl_namespace]))
+    k8s_depends_on=[external_secrets, etl_namespace], alarms=alert_routing.targets))
 SupabaseSecrets("supabase", SupabaseSecretsArgs(
     settings.supabase.project_ref, settings.supabase.api_url, access_token=secret.supabase_access_token.output(),
     edge_function_secrets={name: value.output() for name, value in secret.edge_function_secrets.items()},
@@ -76,18 +79,15 @@ frontend = VercelFrontend("frontend", FrontendArgs(
     supabase_service_role_key=secret.supabase_service_role_key, sentry_auth_token=secret.sentry_auth_token,
     server_secrets=secret.frontend_server_secrets, public_outputs=error_tracking.web_public_env))
 
-# --- alerting: where every alarm goes (PagerDuty for critical, Slack for both) ---
-alert_routing = AlertRouting("alerts", AlertRoutingArgs(
-    ctx, settings.alerting, pagerduty_cloudwatch_integration_key=secret.pagerduty_cloudwatch_integration_key,
-    vercel_project_id=frontend.project_id if ctx.env.pages_on_vercel_errors else None,
-    secrets_kms_key_arn=secret_store.kms_key_arn))
+if ctx.env.pages_on_vercel_errors:  # --- alerting: the Vercel 5xx rule (production), paging via the forwarder ---
+    alert_routing.page_on_vercel_errors(frontend.project_id, secrets_kms_key_arn=secret_store.kms_key_arn)
 
 # --- monitoring in the cluster: Prometheus, Alertmanager (same routes), the alert rules, dashboards ---
 ClusterMonitoring("monitoring", ClusterMonitoringArgs(
-    ctx, settings.alerting, supabase=settings.supabase, k8s_provider=cluster.provider,
+    ctx, settings.alerting, backups=settings.backups, supabase=settings.supabase, k8s_provider=cluster.provider,
     pagerduty_integration_key=secret.pagerduty_integration_key, slack_webhook_url=secret.slack_webhook_url,
-    supabase_service_role_key=secret.supabase_service_role_key, etl_namespace=settings.etl.namespace,
-    etl_live_service=etl.live_service_name, etl_pod_selector=etl.pod_selector))
+    heartbeat_url=secret.heartbeat_url, supabase_service_role_key=secret.supabase_service_role_key,
+    etl_namespace=settings.etl.namespace, etl_live_service=etl.live_service_name, etl_pod_selector=etl.pod_selector))
 
 # --- logs: the Vercel log drain for this stack's target (signed with a generated secret) ---
 vercel_log_drain = VercelLogDrain("logs", VercelLogDrainArgs(ctx, settings.logs, vercel_project_id=frontend.project_id))
@@ -102,8 +102,8 @@ BackupDumpJob("backup-dump", BackupDumpJobArgs(
     fence=Fence(settings.network.cidr, (*POSTGRES_PORTS, 443)), k8s_depends_on=[external_secrets]))
 BackupMonitor("backup-monitor", BackupMonitorArgs(
     ctx, settings.backups, supabase=settings.supabase, secrets_kms_key_arn=secret_store.kms_key_arn,
-    access_token=secret.supabase_access_token.output(), critical_topic_arn=alert_routing.critical_topic_arn,
-    warning_topic_arn=alert_routing.warning_topic_arn, require_pitr=ctx.env.requires_pitr,
+    access_token=secret.supabase_access_token.output(), alarms=alert_routing.targets,
+    bucket_name=backup_archive.bucket_name, bucket_arn=backup_archive.bucket_arn, require_pitr=ctx.env.requires_pitr,
     recovery_window_days=settings.secrets.recovery_window_days))
 
 outputs = {

@@ -96,6 +96,24 @@ def test_production_vercel_rule_fires_on_a_5xx_share_above_5_percent_over_5_minu
         "threshold", "formula", "gt", 0.05)
 
 
+def test_the_vercel_rule_s_threshold_and_window_are_the_alerting_settings():
+    rule = plan("production", "alerting.serverErrorSharePercent=2.5", "alerting.serverErrorWindowMinutes=10").one(
+        ALERT_RULE, "alerts-vercel-5xx")
+    assert rule.inputs["trigger"]["threshold"] == 0.025 and rule.inputs["evaluation"]["window"] == "10m"
+    assert rule.inputs["name"] == "Production HTTP 5xx share above 2.5% (runbook: vercel-high-http-5xx-rate)"
+
+
+def test_the_forwarder_has_errors_and_throttles_alarms_to_the_warning_topic():
+    result = plan("production")
+    warning = result.one("aws:sns/topic:Topic", "alerts-warning").outputs["arn"]
+    alarms = {a.inputs["metricName"]: a.inputs for a in result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+              if a.inputs["name"].startswith("kingtavo-production-vercel-alert-forwarder")}
+    assert set(alarms) == {"Errors", "Throttles"}
+    for alarm in alarms.values():
+        assert alarm["alarmActions"] == [warning] and alarm["threshold"] == 0
+        assert alarm["dimensions"] == {"FunctionName": "kingtavo-production-vercel-alert-forwarder"}
+
+
 def test_production_vercel_rule_notifies_slack_and_the_forwarder_webhook():
     result = plan("production")
     rule = result.one(ALERT_RULE, "alerts-vercel-5xx")

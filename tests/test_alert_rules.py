@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from components.alerting.rules import SEVERITIES, AlertRule, all_rules, render_rule_groups, render_rules_file
+from components.alerting.thresholds import Thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMTOOL_TESTS = sorted((ROOT / "tests" / "promtool").glob("*.test.yaml"))
@@ -100,6 +101,9 @@ def test_promtool_unit_tests_pass(tmp_path):
     ("SupabaseDbHighCpu", ") > 0.8\n    for: 10m", ") > 0.8\n    for: 8m"),     # duration
     ("EtlLiveColorUnavailable", "or on () vector(0)", ""),                 # the no-series branch
     ("EtlNoSuccessfulRun", "offset 6h) > 0", "offset 1h) > 0"),            # the history guard
+    ("BackupDumpOverdue", 'cronjob="db-backup"})) > 108000', 'cronjob="db-backup"})) > 72000'),  # never-succeeded
+    ("BackupDumpJobFailed", "== on (namespace) group_left ()", "<= on (namespace) group_left ()"),  # newest Job only
+    ("BackupDumpJobFailed", "unless on (namespace, job_name)", "and on (namespace, job_name)"),  # retried to success
 ])
 def test_promtool_unit_tests_catch_a_broken_rule(alert, original, broken, tmp_path):
     """The promtool cases are tight enough that a nudged threshold, duration or branch fails them."""
@@ -151,7 +155,8 @@ def test_paging_alerts_and_heartbeat_have_the_chosen_severities():
     assert severities == {
         "EtlHighHttp5xxRate": "critical", "EtlRunsFailing": "warning", "EtlNoSuccessfulRun": "critical",
         "EtlLiveColorUnavailable": "critical", "SupabaseDbHighCpu": "warning", "SupabaseDbLowDisk": "critical",
-        "SupabaseDbDown": "critical", "SupabaseMetricsUnreachable": "warning", "Watchdog": "none",
+        "SupabaseDbDown": "critical", "SupabaseMetricsUnreachable": "warning", "BackupDumpJobFailed": "warning",
+        "BackupDumpOverdue": "warning", "Watchdog": "none",
     }
 
 
@@ -243,3 +248,43 @@ def test_a_malformed_rule_is_refused(field, value, message):
     AlertRule(**valid)
     with pytest.raises(ValueError, match=message):
         AlertRule(**(valid | {field: value}))
+
+
+# --- thresholds are settings ----------------------------------------------------------------------------------
+
+def test_thresholds_default_to_the_operations_document():
+    from components.core.settings import AlertingSettings, BackupsSettings
+
+    alerting = AlertingSettings(slack_team_id="T0KINGTAVO", slack_channel_id="C0ALERTS", slack_channel_name="#a")
+    backups = BackupsSettings(point_in_time_recovery=True)
+    assert Thresholds.from_settings(alerting, backups) == Thresholds()
+    assert (Thresholds().http_5xx_share_percent, Thresholds().http_5xx_window_minutes) == (5.0, 5)
+
+
+def test_thresholds_from_settings_reach_every_rule():
+    thresholds = Thresholds(http_5xx_share_percent=2.5, http_5xx_window_minutes=10, cpu_percent=90,
+                            cpu_for_minutes=15, disk_free_percent=20, max_dump_age_hours=48)
+    rules = {rule["alert"]: rule for rule in _rendered_rules(_render("production", thresholds=thresholds))}
+    http = rules["EtlHighHttp5xxRate"]
+    assert ") > 0.025" in http["expr"] and http["expr"].count("[10m]") == 3 and http["for"] == "10m"
+    assert "More than 2.5% " in http["annotations"]["description"] and "last 10 minutes" in \
+        http["annotations"]["description"]
+    cpu = rules["SupabaseDbHighCpu"]
+    assert ") > 0.9" in cpu["expr"] and cpu["for"] == "15m" and "above 90% CPU for 15 minutes" in \
+        cpu["annotations"]["description"]
+    assert "< 0.2" in rules["SupabaseDbLowDisk"]["expr"]
+    assert rules["BackupDumpOverdue"]["expr"].count("> 172800") == 2
+    assert rules["BackupDumpOverdue"]["annotations"]["summary"] == "No successful database dump for 48 hours"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_dump_rules_watch_the_dump_jobs_cronjob(stack):
+    """The names the rules select are the ones components/backups/dump_job.py gives the CronJob."""
+    from components.backups.dump_job import BackupDumpJobArgs
+
+    assert BackupDumpJobArgs.__dataclass_fields__["namespace"].default == "db-backup"
+    source = (ROOT / "components" / "backups" / "dump_job.py").read_text()
+    assert 'metadata={"name": "db-backup", "namespace": identity.namespace_name' in source
+    rules = {rule["alert"]: rule for rule in _rendered_rules(_render(stack))}
+    assert 'namespace="db-backup", cronjob="db-backup"' in rules["BackupDumpOverdue"]["expr"]
+    assert 'namespace="db-backup", job_name=~"db-backup-[0-9]+"' in rules["BackupDumpJobFailed"]["expr"]

@@ -7,11 +7,13 @@ the inhibition; `amtool template render` renders the Slack and PagerDuty templat
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,10 @@ STACKS = ("staging", "production")
 SECRET_NAME = "alertmanager-receivers"
 PAGERDUTY_KEY = "pagerduty-routing-key"
 SLACK_KEY = "slack-webhook-url"
+HEARTBEAT_KEY = "heartbeat-url"
+# The deployed Alertmanager's WebhookConfig (prometheus/alertmanager config/notifiers.go, v0.26 through v0.33): its
+# YAML keys (NotifierConfig's send_resolved inlined), and its rule that exactly one of url / url_file is set.
+WEBHOOK_CONFIG_KEYS = {"send_resolved", "http_config", "url", "url_file", "max_alerts"}
 EXPECTED_RECEIVERS = {"critical": "pagerduty,slack", "warning": "slack", "none": "heartbeat"}
 
 
@@ -44,13 +50,25 @@ def _alerting(stack: str) -> dict:
 
 def _config(stack: str) -> dict:
     return render_alertmanager_config(secret_name=SECRET_NAME, pagerduty_key_file=PAGERDUTY_KEY,
-                                      slack_url_file=SLACK_KEY, slack_channel=_alerting(stack)["slackChannelName"],
-                                      environment=stack)
+                                      slack_url_file=SLACK_KEY, heartbeat_url_file=HEARTBEAT_KEY,
+                                      slack_channel=_alerting(stack)["slackChannelName"], environment=stack)
 
 
-def _config_file(stack: str, directory: Path) -> Path:
+def for_alertmanager_025(config: dict, heartbeat_url: str) -> dict:
+    """The same configuration for the Debian amtool / Alertmanager 0.25 here, which predate `url_file` in webhook
+    configs: the heartbeat's url_file becomes an inline (local, test-only) url. Nothing else changes; the
+    url_file form itself is checked against the deployed version's schema in test_heartbeat_webhook_*."""
+    config = json.loads(json.dumps(config))
+    for receiver in config["receivers"]:
+        for webhook in receiver.get("webhook_configs", []):
+            assert webhook.pop("url_file").startswith("/etc/alertmanager/secrets/")
+            webhook["url"] = heartbeat_url
+    return config
+
+
+def _config_file(stack: str, directory: Path, heartbeat_url: str = "http://127.0.0.1:9/heartbeat") -> Path:
     path = directory / "alertmanager.yaml"
-    path.write_text(yaml.safe_dump(_config(stack), sort_keys=False))
+    path.write_text(yaml.safe_dump(for_alertmanager_025(_config(stack), heartbeat_url), sort_keys=False))
     return path
 
 
@@ -104,7 +122,31 @@ def test_receivers_read_their_keys_from_the_mounted_secret(stack):
     assert [c["routing_key_file"] for c in pagerduty] == [f"{mount}/{PAGERDUTY_KEY}"]
     assert [c["api_url_file"] for c in slack] == [f"{mount}/{SLACK_KEY}"]
     assert [c["channel"] for c in slack] == [_alerting(stack)["slackChannelName"]]
-    assert receivers["heartbeat"] == {"name": "heartbeat"} and receivers["discard"] == {"name": "discard"}
+    assert receivers["heartbeat"]["webhook_configs"] == [
+        {"url_file": f"{mount}/{HEARTBEAT_KEY}", "send_resolved": False, "max_alerts": 1}]
+    assert receivers["discard"] == {"name": "discard"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_heartbeat_webhook_keeps_the_deployed_alertmanagers_schema(stack):
+    """amtool 0.25 cannot parse url_file, so the webhook is held to the deployed WebhookConfig's keys and rule."""
+    for receiver in _config(stack)["receivers"]:
+        for webhook in receiver.get("webhook_configs", []):
+            assert set(webhook) <= WEBHOOK_CONFIG_KEYS, set(webhook) - WEBHOOK_CONFIG_KEYS
+            assert ("url" in webhook) != ("url_file" in webhook), "exactly one of url / url_file"
+            assert isinstance(webhook["max_alerts"], int) and webhook["max_alerts"] >= 0
+
+
+def test_the_heartbeat_is_resent_at_the_configured_interval():
+    config = render_alertmanager_config(secret_name=SECRET_NAME, pagerduty_key_file=PAGERDUTY_KEY,
+                                        slack_url_file=SLACK_KEY, heartbeat_url_file=HEARTBEAT_KEY,
+                                        slack_channel="#a", environment="staging", heartbeat_interval_minutes=3)
+    watchdog = config["route"]["routes"][0]
+    assert watchdog["matchers"] == ['alertname="Watchdog"'] and watchdog["repeat_interval"] == "3m"
+    with pytest.raises(ValueError, match="heartbeat_interval_minutes 0"):
+        render_alertmanager_config(secret_name=SECRET_NAME, pagerduty_key_file=PAGERDUTY_KEY,
+                                   slack_url_file=SLACK_KEY, heartbeat_url_file=HEARTBEAT_KEY,
+                                   slack_channel="#a", environment="staging", heartbeat_interval_minutes=0)
 
 
 def _keys(node: object) -> Iterator[str]:
@@ -230,4 +272,40 @@ def test_slack_and_pagerduty_texts_render_the_alert_and_its_runbook(tmp_path):
 def test_a_channel_id_is_refused_where_a_channel_name_belongs():
     with pytest.raises(ValueError, match="starting with #"):
         render_alertmanager_config(secret_name=SECRET_NAME, pagerduty_key_file=PAGERDUTY_KEY,
-                                   slack_url_file=SLACK_KEY, slack_channel="C0PRODALERTS", environment="production")
+                                   slack_url_file=SLACK_KEY, heartbeat_url_file=HEARTBEAT_KEY,
+                                   slack_channel="C0PRODALERTS", environment="production")
+
+
+class _HeartbeatCheck(http.server.BaseHTTPRequestHandler):
+    """A local stand-in for the dead man's switch: records every ping's JSON body."""
+
+    pings: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).pings.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_real_alertmanager_pings_the_heartbeat_with_the_watchdog_and_nothing_else(tmp_path):
+    server = http.server.HTTPServer(("127.0.0.1", 0), _HeartbeatCheck)
+    _HeartbeatCheck.pings = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        heartbeat_url = f"http://127.0.0.1:{server.server_address[1]}/ping/check-id"
+        with _alertmanager(_config_file("production", tmp_path, heartbeat_url), tmp_path / "data") as url:
+            alerts = [{"labels": {"alertname": "Watchdog", "severity": "none", "environment": "production"}},
+                      {"labels": {"alertname": "EtlRunsFailing", "severity": "warning", "namespace": "etl"}}]
+            response = requests.post(f"{url}/api/v2/alerts", json=alerts, timeout=5)
+            assert response.status_code == 200, response.text
+            _wait_for(lambda: bool(_HeartbeatCheck.pings), "pinged the heartbeat")
+    finally:
+        server.shutdown()
+    ping = _HeartbeatCheck.pings[0]
+    assert ping["receiver"] == "heartbeat" and ping["status"] == "firing"
+    assert [alert["labels"]["alertname"] for alert in ping["alerts"]] == ["Watchdog"]

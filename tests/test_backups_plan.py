@@ -131,7 +131,7 @@ def _alarms(stack: str) -> dict:
 
 def test_backup_alarms_thresholds_and_missing_data():
     alarms = _alarms("production")
-    assert set(alarms) == {"backup-stale", "backup-failed", "pitr-off", "backup-monitor-errors"}
+    assert set(alarms) == {"backup-stale", "backup-failed", "pitr-off", "dump-stale", "backup-monitor-errors"}
     stale = alarms["backup-stale"]
     assert (stale["metricName"], stale["comparisonOperator"], stale["threshold"], stale["treatMissingData"]) == (
         "HoursSinceLastCompletedBackup", "GreaterThanThreshold", 26, "breaching")
@@ -141,6 +141,38 @@ def test_backup_alarms_thresholds_and_missing_data():
     pitr = alarms["pitr-off"]
     assert (pitr["metricName"], pitr["comparisonOperator"], pitr["threshold"], pitr["treatMissingData"]) == (
         "PitrEnabled", "LessThanThreshold", 1, "breaching")
+    dump = alarms["dump-stale"]
+    assert (dump["metricName"], dump["comparisonOperator"], dump["threshold"], dump["treatMissingData"]) == (
+        "HoursSinceNewestDump", "GreaterThanThreshold", 30, "breaching")
+    assert dump["namespace"] == "Kingtavo/Backups" and dump["dimensions"] == {"Environment": "production"}
+
+
+def test_the_dump_age_threshold_follows_the_setting():
+    alarms = {a.inputs["name"]: a.inputs for a in plan("staging", "backups.maxDumpAgeHours=50").by_type(
+        "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms["kingtavo-staging-dump-stale"]["threshold"] == 50
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_backup_alarm_links_its_runbook(stack):
+    base = "https://github.com/kingtavo/infrastructure/blob/main/docs/runbooks/"
+    for name, alarm in _alarms(stack).items():
+        description = alarm["alarmDescription"]
+        assert description.rsplit("Runbook: ", 1)[1].startswith(base), name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_monitor_may_list_the_archive_s_tiers_and_nothing_more(stack):
+    result = plan(stack)
+    bucket = result.one("aws:s3/bucket:Bucket")
+    function = result.one("aws:lambda/function:Function", "backup-monitor-function")
+    assert function.inputs["environment"]["variables"]["BACKUP_BUCKET"] == bucket.inputs["bucket"]
+    policy = json.loads(result.one("aws:iam/rolePolicy:RolePolicy", "backup-monitor-least-privilege")
+                        .inputs["policy"])
+    listing = next(s for s in policy["Statement"] if s["Sid"] == "ListDumps")
+    assert listing["Action"] == "s3:ListBucket" and listing["Resource"] == bucket.outputs["arn"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["daily/*", "weekly/*", "monthly/*"]}}
+    assert not any("s3:GetObject" in str(s["Action"]) for s in policy["Statement"])
 
 
 def test_staging_does_not_require_pitr():

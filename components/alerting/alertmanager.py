@@ -3,10 +3,13 @@
 Pure rendering, no Pulumi resources: components/alerting/monitoring.py puts the dict into kube-prometheus-stack's
 `alertmanager.config` value. It routes the same way as the AWS side (components/alerting/routing.py):
 
-- `alertname="Watchdog"` (severity none, always firing) -> `heartbeat`, which has no integration yet: a
-  dead man's switch (a webhook that expects the Watchdog every few minutes) belongs there. Its URL holds a
-  token, so it must come from a file, and `webhook_configs[].url_file` needs Alertmanager 0.26+ (the chart's
-  Alertmanager has it; the amtool 0.25 these tests run on does not, so it is not rendered here yet);
+- `alertname="Watchdog"` (severity none, always firing) -> `heartbeat`: a webhook to the dead man's switch
+  (`kingtavo:heartbeatUrl`, a Healthchecks-style or PagerDuty heartbeat check), re-sent every
+  `heartbeat_interval` so the check pages when the pings stop, i.e. when Prometheus, Alertmanager or the path
+  between them dies. The URL holds a token, so it is read from a file: `webhook_configs[].url_file` (Alertmanager
+  0.26 and later; kube-prometheus-stack 91.x deploys 0.33+). The amtool 0.25 on the test machines predates it,
+  so tests/test_alertmanager_config.py checks that key against the deployed version's WebhookConfig and runs the
+  old binaries on a copy that inlines a local URL instead;
 - `severity=~"info|none"` -> `discard`: the chart's own informational alerts (and its InfoInhibitor) page nobody;
 - `severity="critical"` -> `pagerduty`, and on to Slack as well, so a page is visible where the team talks;
 - `severity="warning"` -> `slack`; anything else (a rule without a severity) also lands in Slack rather than
@@ -43,7 +46,7 @@ def secret_file(secret_name: str, key: str) -> str:
     return f"{SECRETS_MOUNT_DIR}/{secret_name}/{key}"
 
 
-def _route() -> dict:
+def _route(heartbeat_interval: str) -> dict:
     return {
         "receiver": SLACK_RECEIVER,
         "group_by": ["alertname", "namespace"],
@@ -52,7 +55,7 @@ def _route() -> dict:
         "repeat_interval": "4h",
         "routes": [
             {"matchers": ['alertname="Watchdog"'], "receiver": HEARTBEAT_RECEIVER,
-             "group_wait": "0s", "group_interval": "1m", "repeat_interval": "5m"},
+             "group_wait": "0s", "group_interval": "1m", "repeat_interval": heartbeat_interval},
             {"matchers": ['severity=~"info|none"'], "receiver": DISCARD_RECEIVER},
             {"matchers": ['severity="critical"'], "receiver": PAGERDUTY_RECEIVER, "continue": True},
             {"matchers": ['severity=~"critical|warning"'], "receiver": SLACK_RECEIVER},
@@ -81,14 +84,24 @@ def _slack_receiver(*, api_url_file: str, channel: str, environment: str) -> dic
     }]}
 
 
+def _heartbeat_receiver(*, url_file: str) -> dict:
+    # send_resolved off: the Watchdog never resolves, and a heartbeat check only counts pings.
+    return {"name": HEARTBEAT_RECEIVER, "webhook_configs": [{
+        "url_file": url_file, "send_resolved": False, "max_alerts": 1}]}
+
+
 def render_alertmanager_config(*, secret_name: str, pagerduty_key_file: str, slack_url_file: str,
-                               slack_channel: str, environment: str) -> dict:
-    """The Alertmanager configuration. `pagerduty_key_file` and `slack_url_file` are key names inside the
-    Secret `secret_name` (PagerDuty Events API v2 routing key; Slack incoming-webhook URL), not values."""
+                               heartbeat_url_file: str, slack_channel: str, environment: str,
+                               heartbeat_interval_minutes: int = 5) -> dict:
+    """The Alertmanager configuration. `pagerduty_key_file`, `slack_url_file` and `heartbeat_url_file` are key
+    names inside the Secret `secret_name` (PagerDuty Events API v2 routing key; Slack incoming-webhook URL; the
+    dead man's switch's ping URL), not values."""
     if not slack_channel.startswith("#"):
         raise ValueError(f"slack_channel {slack_channel!r} must be a channel name starting with #")
+    if not 1 <= heartbeat_interval_minutes <= 60:
+        raise ValueError(f"heartbeat_interval_minutes {heartbeat_interval_minutes} must be between 1 and 60")
     return {
-        "route": _route(),
+        "route": _route(f"{heartbeat_interval_minutes}m"),
         "inhibit_rules": [
             # a critical alert silences the warning of the same alert in the same namespace
             {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
@@ -99,7 +112,7 @@ def render_alertmanager_config(*, secret_name: str, pagerduty_key_file: str, sla
                                 environment=environment),
             _slack_receiver(api_url_file=secret_file(secret_name, slack_url_file), channel=slack_channel,
                             environment=environment),
-            {"name": HEARTBEAT_RECEIVER},
+            _heartbeat_receiver(url_file=secret_file(secret_name, heartbeat_url_file)),
             {"name": DISCARD_RECEIVER},
         ],
     }

@@ -8,6 +8,18 @@ ETL pods (a PodMonitor; one `job="etl"` for both colors) and the Supabase metric
 (basic auth as `service_role`, the password read from a mounted Secret). The alert rules are
 declared once as data (components/alerting/rules.py) and rendered into one PrometheusRule. The
 Grafana dashboards (components/alerting/dashboards/) ship as ConfigMaps the chart's sidecar loads.
+
+EKS runs the control plane for us: kube-controller-manager, kube-scheduler and etcd are not reachable as the
+chart's ServiceMonitors expect, and EKS's kube-proxy binds its metrics to 127.0.0.1. So `eks_values()` turns
+those scrape targets off together with the default rules that watch them (KubeControllerManagerDown,
+KubeSchedulerDown, KubeProxyDown, the etcd group), which would otherwise page from the first hour and never
+resolve. The API server, kubelets, CoreDNS, kube-state-metrics and node-exporter are scraped as usual. The
+chart's own Watchdog is off: ours (components/alerting/rules.py) is the one the heartbeat watches.
+
+CRDs: Helm installs a chart's CRDs once and never upgrades them. The chart's CRD upgrade job
+(`crds.upgradeJob.enabled`, a pre-install/pre-upgrade hook running `kubectl apply --server-side`) applies the
+CRDs of the chart version being installed, so a version bump in `alerting.prometheusStackVersion` upgrades them
+in the same `pulumi up`; docs/runbooks/monitoring-chart-upgrade.md has the manual fallback.
 """
 
 from __future__ import annotations
@@ -21,14 +33,16 @@ import pulumi_kubernetes as k8s
 from components.alerting.alertmanager import render_alertmanager_config
 from components.alerting.dashboards import DASHBOARD_LABEL, dashboard_files
 from components.alerting.rules import render_rule_groups
+from components.alerting.thresholds import Thresholds
 from components.core.context import StackContext
-from components.core.settings import AlertingSettings, Secret, SupabaseSettings
+from components.core.settings import AlertingSettings, BackupsSettings, Secret, SupabaseSettings
 
 MONITORING_NAMESPACE = "monitoring"
 RELEASE_NAME = "kube-prometheus-stack"
 RECEIVERS_SECRET = "alertmanager-receivers"
 PAGERDUTY_KEY_FILE = "pagerduty-routing-key"
 SLACK_URL_FILE = "slack-webhook-url"
+HEARTBEAT_URL_FILE = "heartbeat-url"
 SUPABASE_METRICS_SECRET = "supabase-metrics"
 SUPABASE_METRICS_KEY = "service-role-key"
 
@@ -49,14 +63,41 @@ def supabase_scrape_config(settings: SupabaseSettings) -> dict:
     }
 
 
+def eks_values() -> dict:
+    """The chart values that fit EKS: no scrape target the cluster cannot serve, no rule that can never be healthy.
+
+    Each target is disabled together with its rules (the chart renders a rule group only when both its target's
+    `enabled` and its `defaultRules.rules` flag are on; both are off here so that neither alone brings it back).
+    """
+    return {
+        # Managed by AWS and not exposed where the chart's ServiceMonitors look.
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        # EKS's kube-proxy serves metrics on 127.0.0.1:10249 only: scraping it is always down.
+        "kubeProxy": {"enabled": False},
+        "defaultRules": {
+            "rules": {"kubeControllerManager": False, "kubeSchedulerAlerting": False,
+                      "kubeSchedulerRecording": False, "etcd": False, "kubeProxy": False,
+                      "windows": False},  # no Windows nodes
+            # ours, with the runbook and the heartbeat route (components/alerting/rules.py)
+            "disabled": {"Watchdog": True},
+        },
+        # Apply the chart version's CRDs before each install or upgrade (Helm alone never upgrades them).
+        "crds": {"enabled": True, "upgradeJob": {"enabled": True}},
+    }
+
+
 @dataclass(frozen=True)
 class ClusterMonitoringArgs:
     ctx: StackContext
     settings: AlertingSettings
+    backups: BackupsSettings  # maxDumpAgeHours, for the dump job's alerts
     supabase: SupabaseSettings
     k8s_provider: k8s.Provider
     pagerduty_integration_key: Secret
     slack_webhook_url: Secret
+    heartbeat_url: Secret  # the dead man's switch the Watchdog pings
     supabase_service_role_key: Secret
     etl_namespace: str
     etl_live_service: str  # BlueGreenService.live_service_name
@@ -85,7 +126,8 @@ class ClusterMonitoring(pulumi.ComponentResource):
             metadata={"name": RECEIVERS_SECRET, "namespace": MONITORING_NAMESPACE},
             type="Opaque",
             string_data={PAGERDUTY_KEY_FILE: args.pagerduty_integration_key.output(),
-                         SLACK_URL_FILE: args.slack_webhook_url.output()},
+                         SLACK_URL_FILE: args.slack_webhook_url.output(),
+                         HEARTBEAT_URL_FILE: args.heartbeat_url.output()},
             opts=in_namespace)
         scrape_secret = k8s.core.v1.Secret(
             f"{name}-supabase-metrics",
@@ -96,8 +138,10 @@ class ClusterMonitoring(pulumi.ComponentResource):
 
         alertmanager_config = render_alertmanager_config(
             secret_name=RECEIVERS_SECRET, pagerduty_key_file=PAGERDUTY_KEY_FILE, slack_url_file=SLACK_URL_FILE,
-            slack_channel=args.settings.slack_channel_name, environment=args.ctx.environment)
+            heartbeat_url_file=HEARTBEAT_URL_FILE, slack_channel=args.settings.slack_channel_name,
+            environment=args.ctx.environment, heartbeat_interval_minutes=args.settings.heartbeat_interval_minutes)
         values = {
+            **eks_values(),
             "fullnameOverride": RELEASE_NAME,
             "alertmanager": {
                 "config": alertmanager_config,
@@ -154,7 +198,7 @@ class ClusterMonitoring(pulumi.ComponentResource):
             metadata={"name": "kingtavo-alerts", "namespace": MONITORING_NAMESPACE,
                       "labels": {"app.kubernetes.io/part-of": "kingtavo"}},
             spec=render_rule_groups(environment=args.ctx.environment,
-                                    etl_no_success_hours=args.settings.etl_no_success_hours,
+                                    thresholds=Thresholds.from_settings(args.settings, args.backups),
                                     runbook_base_url=args.settings.runbook_base_url,
                                     etl_namespace=args.etl_namespace, etl_live_service=args.etl_live_service),
             opts=crd_ready)

@@ -7,10 +7,15 @@ page is also visible where the team talks. CloudWatch alarms elsewhere in the pr
 (backups) publish to `critical_topic_arn` / `warning_topic_arn`. The cluster's Alertmanager
 routes the same way (components/alerting/monitoring.py).
 
-In production it also declares a Vercel custom alert rule on the production project's 5xx
-share (above 5% over 5 minutes). Vercel notifies the Slack channel directly, and an account
-webhook reaches PagerDuty through a small forwarder Lambda (lambdas/vercel_alert_forwarder)
-that verifies Vercel's signature and publishes to the critical topic.
+`targets` (an `AlarmTargets`) is what other planes' alarms need: both topic ARNs and the runbook base URL,
+so every alarm description ends with its runbook page. The routing is built before the secrets plane (the
+rotation function's alarms need it); `page_on_vercel_errors(...)` is called later, once the Vercel project
+exists.
+
+In production that declares a Vercel custom alert rule on the production project's 5xx share (above
+`alerting.serverErrorSharePercent` over `alerting.serverErrorWindowMinutes`, 5% over 5 minutes by default).
+Vercel notifies the Slack channel directly, and an account webhook reaches PagerDuty through a small forwarder
+Lambda (lambdas/vercel_alert_forwarder) that verifies Vercel's signature and publishes to the critical topic.
 """
 
 from __future__ import annotations
@@ -42,30 +47,54 @@ def pagerduty_enqueue_url(integration_key: str) -> str:
 
 
 @dataclass(frozen=True)
+class AlarmTargets:
+    """Where an AWS alarm goes and where its runbook is: what other planes' alarms are given."""
+
+    critical_topic_arn: pulumi.Input[str]
+    warning_topic_arn: pulumi.Input[str]
+    runbook_base_url: str
+
+    def topic(self, severity: str) -> pulumi.Input[str]:
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity {severity!r} is not one of {SEVERITIES}")
+        return self.critical_topic_arn if severity == "critical" else self.warning_topic_arn
+
+    def runbook(self, slug: str) -> str:
+        return f"{self.runbook_base_url.rstrip('/')}/{slug}.md"
+
+    def describe(self, text: str, slug: str) -> str:
+        """An alarm description: what happened, then `Runbook: <url>` (docs/alerts.md reads it back)."""
+        return f"{text} Runbook: {self.runbook(slug)}"
+
+
+@dataclass(frozen=True)
 class AlertRoutingArgs:
     ctx: StackContext
     settings: AlertingSettings
     pagerduty_cloudwatch_integration_key: Secret
-    vercel_project_id: pulumi.Input[str] | None = None  # production: the 5xx alert rule's project
-    # Needed with vercel_project_id: the key of the forwarder's webhook secret (Secrets Manager) and of its logs.
-    secrets_kms_key_arn: pulumi.Input[str] | None = None
 
 
 class AlertRouting(pulumi.ComponentResource):
-    """The AWS-side routes: an encrypted SNS topic per severity, PagerDuty and Slack subscribers, and the
-    Vercel 5xx rule. Outputs: critical_topic_arn, warning_topic_arn."""
+    """The AWS-side routes: an encrypted SNS topic per severity, PagerDuty and Slack subscribers, and (through
+    `page_on_vercel_errors`) the Vercel 5xx rule. Outputs: critical_topic_arn, warning_topic_arn, targets."""
 
     def __init__(self, name: str, args: AlertRoutingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:alerting:AlertRouting", name, None, opts)
+        self._name, self._args = name, args
         self.topics = self._topics(name, args)
         self._pagerduty(name, args)
         self._slack(name, args)
-        if args.vercel_project_id is not None:
-            self._vercel_5xx_rule(name, args)
         self.critical_topic_arn = self.topics["critical"].arn
         self.warning_topic_arn = self.topics["warning"].arn
+        self.targets = AlarmTargets(self.critical_topic_arn, self.warning_topic_arn, args.settings.runbook_base_url)
         self.register_outputs({"criticalTopicArn": self.critical_topic_arn,
                                "warningTopicArn": self.warning_topic_arn})
+
+    def page_on_vercel_errors(self, vercel_project_id: pulumi.Input[str],
+                              secrets_kms_key_arn: pulumi.Input[str]) -> None:
+        """Production: the Vercel 5xx rule on `vercel_project_id`, paging through the forwarder, whose webhook
+        secret and logs are encrypted with `secrets_kms_key_arn`."""
+        self._vercel_5xx_rule(self._name, self._args, vercel_project_id, secrets_kms_key_arn)
 
     # --- AWS ------------------------------------------------------------------------------------------------
 
@@ -130,16 +159,19 @@ class AlertRouting(pulumi.ComponentResource):
 
     # --- Vercel ---------------------------------------------------------------------------------------------
 
-    def _vercel_5xx_rule(self, name: str, args: AlertRoutingArgs) -> None:
-        """5xx share of the production project's requests above 5% over 5 minutes, with a traffic floor."""
+    def _vercel_5xx_rule(self, name: str, args: AlertRoutingArgs, project_id: pulumi.Input[str],
+                         secrets_kms_key_arn: pulumi.Input[str]) -> None:
+        """5xx share of the production project's requests above the threshold over the window, with a traffic
+        floor. Its name carries the runbook page: Vercel shows the name in Slack and in the webhook."""
+        share, window = args.settings.server_error_share_percent, args.settings.server_error_window_minutes
         rule = vercel.CustomAlertRule(
             f"{name}-vercel-5xx",
-            name="Production HTTP 5xx share above 5%",
-            project_id=args.vercel_project_id,
+            name=f"Production HTTP 5xx share above {share:g}% (runbook: vercel-high-http-5xx-rate)",
+            project_id=project_id,
             severity="high",
             tags=["kingtavo", args.ctx.environment],
             evaluation=vercel.CustomAlertRuleEvaluationArgs(
-                window="5m",
+                window=f"{window}m",
                 query=vercel.CustomAlertRuleEvaluationQueryArgs(
                     metrics={
                         "errors": vercel.CustomAlertRuleEvaluationQueryMetricsArgs(
@@ -152,35 +184,36 @@ class AlertRouting(pulumi.ComponentResource):
                 ),
             ),
             trigger=vercel.CustomAlertRuleTriggerArgs(
-                type="threshold", output="formula", operator="gt", threshold=0.05,
+                type="threshold", output="formula", operator="gt", threshold=share / 100,
                 # guard against thin traffic: a ratio is judged only once the window holds 5 errors
                 minimum=vercel.CustomAlertRuleTriggerMinimumArgs(output="errors", threshold=5)),
             opts=pulumi.ResourceOptions(parent=self))
         vercel.AlertRuleSlackNotification(
             f"{name}-vercel-5xx-slack", alert_rule_id=rule.id, slack_channel_id=args.settings.slack_channel_id,
             opts=pulumi.ResourceOptions(parent=rule))
-        self._vercel_alert_to_pagerduty(name, args, rule)
+        self._vercel_alert_to_pagerduty(name, args, rule, project_id, secrets_kms_key_arn)
 
-    def _vercel_alert_to_pagerduty(self, name: str, args: AlertRoutingArgs, rule: vercel.CustomAlertRule) -> None:
+    def _vercel_alert_to_pagerduty(self, name: str, args: AlertRoutingArgs, rule: vercel.CustomAlertRule,
+                                   project_id: pulumi.Input[str], secrets_kms_key_arn: pulumi.Input[str]) -> None:
         """The critical route for the Vercel rule: Vercel's webhook -> the forwarder Lambda -> `alerts-critical`.
 
         Vercel notifies only Slack or an account webhook, and PagerDuty listens on the critical SNS topic, so
         a small function (lambdas/vercel_alert_forwarder) verifies Vercel's signature and publishes there.
         """
-        if args.secrets_kms_key_arn is None:
-            raise ValueError("AlertRoutingArgs: with vercel_project_id, also give secrets_kms_key_arn (the Vercel "
-                             "alert forwarder's secret is encrypted with the secrets key)")
+        if secrets_kms_key_arn is None:
+            raise ValueError("page_on_vercel_errors: secrets_kms_key_arn is required (the Vercel alert forwarder's "
+                             "secret is encrypted with the secrets key)")
         tags = args.ctx.tags("alerting")
         webhook_secret = aws.secretsmanager.Secret(
             f"{name}-vercel-webhook-secret",
             name=f"kingtavo/{args.ctx.environment}/vercel-alert-webhook-secret",
             description="Signing secret of the Vercel alert webhook; the forwarder verifies x-vercel-signature with it",
-            kms_key_id=args.secrets_kms_key_arn,
+            kms_key_id=secrets_kms_key_arn,
             recovery_window_in_days=7,
             tags={**tags, **manual_rotation_tags("Vercel generates it with the webhook: replace the vercel.Webhook "
                                                  "with pulumi up --replace and the new value is stored here")},
             opts=pulumi.ResourceOptions(parent=self, protect=True))  # only production declares it
-        function = self._vercel_forwarder_function(name, args, webhook_secret)
+        function = self._vercel_forwarder_function(name, args, webhook_secret, project_id, secrets_kms_key_arn)
         url = self._public_function_url(name, function)
         webhook = vercel.Webhook(
             f"{name}-vercel-alert-webhook",
@@ -197,21 +230,22 @@ class AlertRouting(pulumi.ComponentResource):
             f"{name}-vercel-5xx-pagerduty", alert_rule_id=rule.id, webhook_id=webhook.id,
             opts=pulumi.ResourceOptions(parent=rule))
 
-    def _vercel_forwarder_function(self, name: str, args: AlertRoutingArgs,
-                                   webhook_secret: aws.secretsmanager.Secret) -> aws.lambda_.Function:
+    def _vercel_forwarder_function(self, name: str, args: AlertRoutingArgs, webhook_secret: aws.secretsmanager.Secret,
+                                   project_id: pulumi.Input[str], secrets_kms_key_arn: pulumi.Input[str]
+                                   ) -> aws.lambda_.Function:
         """The forwarder: publish to the critical topic, read its one secret, write its own logs."""
         region, forwarder = args.ctx.aws.region, f"{name}-vercel-forwarder"
         built = PythonFunction(forwarder, PythonFunctionArgs(
             args.ctx, "alerting", "vercel-alert-forwarder",
             code=pulumi.FileArchive("build/lambdas/vercel_alert_forwarder.zip"),
             policy=lambda log_group_arn: pulumi.Output.all(
-                self.topics["critical"].arn, args.ctx.key_arn, webhook_secret.arn, args.secrets_kms_key_arn,
+                self.topics["critical"].arn, args.ctx.key_arn, webhook_secret.arn, secrets_kms_key_arn,
                 log_group_arn).apply(lambda v: vercel_forwarder_policy(v[0], v[1], v[2], v[3], v[4], region)),
             log_retention_days=90,
             environment={
                 "CRITICAL_TOPIC_ARN": self.topics["critical"].arn,
                 "WEBHOOK_SECRET_ARN": webhook_secret.arn,
-                "VERCEL_PROJECT_ID": args.vercel_project_id,
+                "VERCEL_PROJECT_ID": project_id,
             },
             description="Verifies Vercel alert webhooks and pages the critical route",
             role_description="The Vercel alert forwarder Lambda",
@@ -222,11 +256,22 @@ class AlertRouting(pulumi.ComponentResource):
             application_log_level="INFO", system_log_level="WARN",
             errors_alarm=ErrorsAlarm(
                 self.topics["warning"].arn, period=300,
-                description="The Vercel alert forwarder failed, so a Vercel alert may not have paged; "
-                            "Slack still got it. See the function's log group."),
+                description=self.targets.describe(
+                    "The Vercel alert forwarder failed, so a Vercel alert may not have paged; Slack still got it.",
+                    "vercel-forwarder-errors")),
             moved_from=moved_from_component(self, role_name=f"{forwarder}-role", role_parts=("policy",)),
             legacy_names={"function": forwarder}),
             opts=pulumi.ResourceOptions(parent=self))
+        # Its reserved concurrency can reject invocations: a throttled delivery is a page that did not happen.
+        aws.cloudwatch.MetricAlarm(
+            f"{forwarder}-throttles", name=f"kingtavo-{args.ctx.environment}-vercel-alert-forwarder-throttles",
+            alarm_description=self.targets.describe(
+                "The Vercel alert forwarder was throttled at its reserved concurrency, so a Vercel alert may not "
+                "have paged.", "vercel-forwarder-throttled"),
+            namespace="AWS/Lambda", metric_name="Throttles", dimensions={"FunctionName": built.function.name},
+            statistic="Sum", period=300, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
+            threshold=0, treat_missing_data="notBreaching", alarm_actions=[self.topics["warning"].arn],
+            tags={**args.ctx.tags("alerting"), "severity": "warning"}, opts=pulumi.ResourceOptions(parent=built))
         return built.function
 
     def _public_function_url(self, name: str, function: aws.lambda_.Function) -> aws.lambda_.FunctionUrl:

@@ -11,21 +11,25 @@ No rule depends on which color is live: flipping `kingtavo:activeColor` changes 
 and two Vercel aliases, so the rules read the live Service's endpoints (kube-state-metrics) and aggregate the
 ETL's own series over both colors (the 5xx share is kept per color, whichever color that is).
 
-Adding an alert (the backups issue will): append an `AlertRule` to a group below, write
+Adding an alert: append an `AlertRule` to a group below, write
 `docs/runbooks/<runbook>.md` and list it in docs/runbooks/README.md, and add its fire / no-fire cases under
 tests/promtool/. tests/test_alert_rules.py fails until all three exist.
 
-Expressions and annotations may use `${etl_namespace}`, `${etl_live_service}`, `${etl_no_success_hours}` and
-`${etl_no_success_window}`; everything else with a `$` (`$value`, `$labels`) is Prometheus templating.
+Expressions, durations and annotations may use the `${...}` placeholders of `_placeholders` (the ETL's namespace
+and live Service, the thresholds of `Thresholds`, which the stack settings fill); everything else with a `$`
+(`$value`, `$labels`) is Prometheus templating.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from string import Template
 
 import yaml
+
+from components.alerting.thresholds import Thresholds
 
 SEVERITIES = ("critical", "warning", "none")
 ETL_LIVE_SERVICE = "etl-live"  # the default; the program passes BlueGreenService.live_service_name
@@ -33,6 +37,9 @@ ETL_LIVE_SERVICE = "etl-live"  # the default; the program passes BlueGreenServic
 # of a dozen is 10%. A failing ETL with almost no HTTP traffic still shows up in EtlRunsFailing.
 ETL_MIN_REQUESTS_PER_SECOND = 0.1
 _DURATION = re.compile(r"^[0-9]+[smh]$")
+_PLACEHOLDER = re.compile(r"^\$\{[a-z0-9_]+\}$")
+DUMP_NAMESPACE = "db-backup"  # components/backups/dump_job.py: BackupDumpJobArgs.namespace and the CronJob's name
+DUMP_CRONJOB = "db-backup"
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,7 @@ class AlertRule:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"{self.name}: severity {self.severity!r} is not one of {SEVERITIES}")
-        if not _DURATION.match(self.for_):
+        if not (_DURATION.match(self.for_) or _PLACEHOLDER.match(self.for_)):
             raise ValueError(f"{self.name}: for {self.for_!r} is not a duration like 5m")
         if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", self.runbook):
             raise ValueError(f"{self.name}: runbook slug {self.runbook!r} is not kebab-case")
@@ -69,17 +76,18 @@ ETL_RULES = RuleGroup("kingtavo.etl", (
     AlertRule(
         name="EtlHighHttp5xxRate",
         expr=f"""(
-  sum by (color) (rate(http_requests_total{{job="etl", code=~"5.."}}[5m]))
+  sum by (color) (rate(http_requests_total{{job="etl", code=~"5.."}}[${{http_5xx_window}}]))
 /
-  sum by (color) (rate(http_requests_total{{job="etl"}}[5m]))
-) > 0.05
+  sum by (color) (rate(http_requests_total{{job="etl"}}[${{http_5xx_window}}]))
+) > ${{http_5xx_share}}
 and
-sum by (color) (rate(http_requests_total{{job="etl"}}[5m])) > {ETL_MIN_REQUESTS_PER_SECOND}""",
-        for_="5m",
+sum by (color) (rate(http_requests_total{{job="etl"}}[${{http_5xx_window}}])) > {ETL_MIN_REQUESTS_PER_SECOND}""",
+        for_="${http_5xx_window}",
         severity="critical",
         summary="ETL {{ $labels.color }}: {{ $value | humanizePercentage }} of requests fail with 5xx",
-        description=("More than 5% of the HTTP requests served by the {{ $labels.color }} ETL pods returned a 5xx "
-                     "status over the last 5 minutes, for 5 minutes."),
+        description=("More than ${http_5xx_percent}% of the HTTP requests served by the {{ $labels.color }} ETL pods "
+                     "returned a 5xx status over the last ${http_5xx_minutes} minutes, "
+                     "for ${http_5xx_minutes} minutes."),
         runbook="etl-high-http-5xx-rate",
         labels=_ETL_NAMESPACE_LABEL),
     AlertRule(
@@ -129,22 +137,23 @@ SUPABASE_RULES = RuleGroup("kingtavo.supabase", (
         name="SupabaseDbHighCpu",
         expr="""1 - avg without (cpu, mode) (
   rate(node_cpu_seconds_total{job="supabase", mode="idle"}[5m])
-) > 0.8""",
-        for_="10m",
+) > ${cpu_ratio}""",
+        for_="${cpu_for}",
         severity="warning",
         summary="Supabase database CPU at {{ $value | humanizePercentage }}",
-        description="The Supabase database host has been above 80% CPU for 10 minutes.",
+        description="The Supabase database host has been above ${cpu_percent}% CPU for ${cpu_for_minutes} minutes.",
         runbook="supabase-db-high-cpu"),
     AlertRule(
         name="SupabaseDbLowDisk",
         expr="""node_filesystem_avail_bytes{job="supabase", mountpoint="/data"}
 /
 node_filesystem_size_bytes{job="supabase", mountpoint="/data"}
-< 0.1""",
+< ${disk_free_ratio}""",
         for_="5m",
         severity="critical",
         summary="Supabase database disk /data has {{ $value | humanizePercentage }} free",
-        description=("Less than 10% of /data is free on the Supabase database host; Supabase turns the database "
+        description=("Less than ${disk_free_percent}% of /data is free on the Supabase database host; Supabase turns "
+                     "the database "
                      "read-only when the disk is nearly full."),
         runbook="supabase-db-low-disk"),
     AlertRule(
@@ -167,6 +176,53 @@ node_filesystem_size_bytes{job="supabase", mountpoint="/data"}
         runbook="supabase-metrics-unreachable"),
 ))
 
+_DUMP_JOBS = 'namespace="${dump_namespace}", job_name=~"${dump_cronjob}-[0-9]+"'
+_DUMP_CRONJOB = 'namespace="${dump_namespace}", cronjob="${dump_cronjob}"'
+
+BACKUP_RULES = RuleGroup("kingtavo.backups", (
+    AlertRule(
+        # Only the newest Job of the CronJob counts: an old failure kept in the history (failedJobsHistoryLimit)
+        # stops firing once a newer run exists; a Job that failed a pod but then succeeded never fires.
+        name="BackupDumpJobFailed",
+        expr=f"""(
+  kube_job_status_failed{{{_DUMP_JOBS}}} > 0
+  unless on (namespace, job_name)
+  kube_job_status_succeeded{{{_DUMP_JOBS}}} > 0
+)
+and on (namespace, job_name)
+(
+  kube_job_status_start_time{{{_DUMP_JOBS}}}
+  == on (namespace) group_left ()
+  max by (namespace) (kube_job_status_start_time{{{_DUMP_JOBS}}})
+)""",
+        for_="5m",
+        severity="warning",
+        summary="The nightly database dump Job {{ $labels.job_name }} failed",
+        description=("The newest run of the CronJob ${dump_namespace}/${dump_cronjob} failed, so tonight's dump is "
+                     "not in the archive. Supabase's own backups are unaffected."),
+        runbook="backup-dump-job-failed"),
+    AlertRule(
+        # The absent branch covers a deleted CronJob (or kube-state-metrics not seeing it).
+        name="BackupDumpOverdue",
+        expr=f"""(
+  time() - max by (namespace, cronjob) (kube_cronjob_status_last_successful_time{{{_DUMP_CRONJOB}}})
+) > ${{dump_max_age_seconds}}
+or
+(
+  (time() - max by (namespace, cronjob) (kube_cronjob_created{{{_DUMP_CRONJOB}}})) > ${{dump_max_age_seconds}}
+  unless on (namespace, cronjob)
+  kube_cronjob_status_last_successful_time{{{_DUMP_CRONJOB}}}
+)
+or
+absent(kube_cronjob_created{{{_DUMP_CRONJOB}}})""",
+        for_="10m",
+        severity="warning",
+        summary="No successful database dump for ${dump_max_age_hours} hours",
+        description=("The CronJob ${dump_namespace}/${dump_cronjob} has not completed a run for ${dump_max_age_hours} "
+                     "hours (or kube-state-metrics does not see it at all)."),
+        runbook="backup-dump-overdue"),
+))
+
 HEARTBEAT_RULES = RuleGroup("kingtavo.heartbeat", (
     AlertRule(
         name="Watchdog",
@@ -179,19 +235,38 @@ HEARTBEAT_RULES = RuleGroup("kingtavo.heartbeat", (
         runbook="watchdog"),
 ))
 
-RULE_GROUPS: tuple[RuleGroup, ...] = (ETL_RULES, SUPABASE_RULES, HEARTBEAT_RULES)
+RULE_GROUPS: tuple[RuleGroup, ...] = (ETL_RULES, SUPABASE_RULES, BACKUP_RULES, HEARTBEAT_RULES)
 
 
 def all_rules() -> tuple[AlertRule, ...]:
     return tuple(rule for group in RULE_GROUPS for rule in group.rules)
 
 
-def _placeholders(*, etl_namespace: str, etl_no_success_hours: int, etl_live_service: str) -> dict[str, str]:
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _placeholders(*, etl_namespace: str, etl_live_service: str, thresholds: Thresholds) -> dict[str, str]:
+    t = thresholds
     return {
         "etl_namespace": etl_namespace,
         "etl_live_service": etl_live_service,
-        "etl_no_success_hours": str(etl_no_success_hours),
-        "etl_no_success_window": f"{etl_no_success_hours}h",
+        "etl_no_success_hours": str(t.etl_no_success_hours),
+        "etl_no_success_window": f"{t.etl_no_success_hours}h",
+        "http_5xx_share": _number(t.http_5xx_share_percent / 100),
+        "http_5xx_percent": _number(t.http_5xx_share_percent),
+        "http_5xx_window": f"{t.http_5xx_window_minutes}m",
+        "http_5xx_minutes": str(t.http_5xx_window_minutes),
+        "cpu_ratio": _number(t.cpu_percent / 100),
+        "cpu_percent": _number(t.cpu_percent),
+        "cpu_for": f"{t.cpu_for_minutes}m",
+        "cpu_for_minutes": str(t.cpu_for_minutes),
+        "disk_free_ratio": _number(t.disk_free_percent / 100),
+        "disk_free_percent": _number(t.disk_free_percent),
+        "dump_namespace": DUMP_NAMESPACE,
+        "dump_cronjob": DUMP_CRONJOB,
+        "dump_max_age_hours": str(t.max_dump_age_hours),
+        "dump_max_age_seconds": str(t.max_dump_age_hours * 3600),
     }
 
 
@@ -210,7 +285,7 @@ def _render_rule(rule: AlertRule, *, environment: str, runbook_base_url: str,
     return {
         "alert": rule.name,
         "expr": _fill(rule.expr, placeholders),
-        "for": rule.for_,
+        "for": _fill(rule.for_, placeholders),
         "labels": labels,
         "annotations": {
             "summary": _fill(rule.summary, placeholders),
@@ -220,13 +295,19 @@ def _render_rule(rule: AlertRule, *, environment: str, runbook_base_url: str,
     }
 
 
-def render_rule_groups(*, environment: str, etl_no_success_hours: int, runbook_base_url: str,
-                       etl_namespace: str = "etl", etl_live_service: str = ETL_LIVE_SERVICE) -> dict:
-    """The PrometheusRule `spec` ({"groups": [...]}); the same shape is a Prometheus rules file."""
-    if etl_no_success_hours < 1:
+def render_rule_groups(*, environment: str, runbook_base_url: str, etl_no_success_hours: int | None = None,
+                       etl_namespace: str = "etl", etl_live_service: str = ETL_LIVE_SERVICE,
+                       thresholds: Thresholds | None = None) -> dict:
+    """The PrometheusRule `spec` ({"groups": [...]}); the same shape is a Prometheus rules file.
+
+    `thresholds` default to the operations document's; `etl_no_success_hours`, when given, overrides theirs."""
+    thresholds = thresholds or Thresholds()
+    if etl_no_success_hours is not None:
+        thresholds = dataclasses.replace(thresholds, etl_no_success_hours=etl_no_success_hours)
+    if thresholds.etl_no_success_hours < 1:
         raise ValueError("etl_no_success_hours must be at least 1")
-    placeholders = _placeholders(etl_namespace=etl_namespace, etl_no_success_hours=etl_no_success_hours,
-                                 etl_live_service=etl_live_service)
+    placeholders = _placeholders(etl_namespace=etl_namespace, etl_live_service=etl_live_service,
+                                 thresholds=thresholds)
     return {"groups": [
         {"name": group.name,
          "rules": [_render_rule(rule, environment=environment, runbook_base_url=runbook_base_url,
@@ -247,9 +328,9 @@ def _block_strings(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _RulesDumper.add_representer(str, _block_strings)
 
 
-def render_rules_file(*, environment: str, etl_no_success_hours: int, runbook_base_url: str,
-                      etl_namespace: str = "etl") -> str:
+def render_rules_file(*, environment: str, runbook_base_url: str, etl_no_success_hours: int | None = None,
+                      etl_namespace: str = "etl", thresholds: Thresholds | None = None) -> str:
     """The same groups as a Prometheus rules file (YAML), for `promtool check rules` and `promtool test rules`."""
     groups = render_rule_groups(environment=environment, etl_no_success_hours=etl_no_success_hours,
-                                runbook_base_url=runbook_base_url, etl_namespace=etl_namespace)
+                                runbook_base_url=runbook_base_url, etl_namespace=etl_namespace, thresholds=thresholds)
     return yaml.dump(groups, Dumper=_RulesDumper, sort_keys=False, width=120)

@@ -1,7 +1,12 @@
 """The backup monitor: a Lambda, run hourly, that reads the Management API's backup list and publishes
 CloudWatch metrics, and alarms on them that page (the critical topic): the last completed backup
 older than maxBackupAgeHours, a failed backup, point-in-time recovery off where the environment
-requires it, and the monitor itself silent (missing data breaches).
+requires it, the newest dump in the archive older than maxDumpAgeHours, and the monitor itself
+silent (missing data breaches). Every alarm's description ends with its runbook page.
+
+The dump age (`HoursSinceNewestDump`) comes from lambdas/backup_monitor/dump_age.py: the handler lists the
+archive's tier prefixes (`BACKUP_BUCKET`) and publishes the hours since the newest `.dump`, whatever tier the
+night wrote it to (the dump job writes one a night, to `daily/`, `weekly/` or `monthly/`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.alerting.routing import AlarmTargets
 from components.core.context import StackContext, manual_rotation_tags
 from components.core.lambda_function import (
     ErrorsAlarm,
@@ -31,28 +37,36 @@ class BackupMonitorArgs:
     supabase: SupabaseSettings
     secrets_kms_key_arn: pulumi.Input[str]
     access_token: pulumi.Input[str]  # the Supabase Management API token, a Pulumi secret
-    critical_topic_arn: pulumi.Input[str]
-    warning_topic_arn: pulumi.Input[str]
+    alarms: AlarmTargets  # AlertRouting.targets: the topics and the runbook base URL
+    bucket_name: pulumi.Input[str]  # the archive the dump job writes to (BackupArchive)
+    bucket_arn: pulumi.Input[str]
     require_pitr: bool
     recovery_window_days: int  # secrets.recoveryWindowDays
     code: pulumi.Archive | None = None
 
 
 def alarm_specs(settings: BackupsSettings, require_pitr: bool) -> list[dict]:
-    """The backup alarms: what they watch, their threshold and what missing data means."""
+    """The backup alarms: what they watch, their threshold, what missing data means and their runbook."""
     specs = [
         {"name": "backup-stale", "metric": "HoursSinceLastCompletedBackup", "statistic": "Maximum",
          "operator": "GreaterThanThreshold", "threshold": settings.max_backup_age_hours,
          "missing": "breaching",  # the monitor stopped reporting: page too
+         "runbook": "supabase-backup-stale",
          "description": f"The last completed Supabase backup is older than {settings.max_backup_age_hours} hours, "
                         f"or the backup monitor stopped reporting."},
         {"name": "backup-failed", "metric": "FailedBackups", "statistic": "Maximum",
          "operator": "GreaterThanThreshold", "threshold": 0, "missing": "notBreaching",
-         "description": "A Supabase backup failed in the last day."},
+         "runbook": "supabase-backup-failed", "description": "A Supabase backup failed in the last day."},
+        {"name": "dump-stale", "metric": "HoursSinceNewestDump", "statistic": "Maximum",
+         "operator": "GreaterThanThreshold", "threshold": settings.max_dump_age_hours, "missing": "breaching",
+         "runbook": "backup-dump-stale",
+         "description": f"The newest database dump in the backup archive is older than {settings.max_dump_age_hours} "
+                        f"hours, or the backup monitor stopped reporting."},
     ]
     if require_pitr:
         specs.append({"name": "pitr-off", "metric": "PitrEnabled", "statistic": "Minimum",
                       "operator": "LessThanThreshold", "threshold": 1, "missing": "breaching",
+                      "runbook": "supabase-pitr-off",
                       "description": "Point-in-time recovery is off for the production database."})
     return specs
 
@@ -82,8 +96,12 @@ class BackupMonitor(pulumi.ComponentResource):
         self.function = PythonFunction(name, PythonFunctionArgs(
             args.ctx, "backups", "backup-monitor",
             code=args.code or pulumi.FileArchive("build/lambdas/backup_monitor.zip"),
-            policy=lambda log_group_arn: pulumi.Output.all(token.arn, log_group_arn, args.secrets_kms_key_arn).apply(
+            policy=lambda log_group_arn: pulumi.Output.all(
+                token.arn, log_group_arn, args.secrets_kms_key_arn, args.bucket_arn).apply(
                 lambda v: {"Version": "2012-10-17", "Statement": [
+                    # object listing only (keys, sizes, times): the monitor never reads a dump
+                    {"Sid": "ListDumps", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": v[3],
+                     "Condition": {"StringLike": {"s3:prefix": ["daily/*", "weekly/*", "monthly/*"]}}},
                     {"Sid": "ReadToken", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
                      "Resource": v[0]},
                     {"Sid": "DecryptToken", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": v[2],
@@ -99,10 +117,12 @@ class BackupMonitor(pulumi.ComponentResource):
                 "SUPABASE_API_URL": args.supabase.api_url,
                 "ACCESS_TOKEN_SECRET_ARN": token.arn,
                 "METRIC_NAMESPACE": METRIC_NAMESPACE,
+                "BACKUP_BUCKET": args.bucket_name,
             },
             errors_alarm=ErrorsAlarm(
-                args.warning_topic_arn, period=3600,
-                description="The backup monitor Lambda failed (an API error or a bug); see its log group."),
+                args.alarms.warning_topic_arn, period=3600, description=args.alarms.describe(
+                    "The backup monitor Lambda failed (an API error or a bug); see its log group.",
+                    "backup-monitor-errors")),
             moved_from=moved_from_component(self, role_name=f"{name}-role", role_parts=("policy",)),
             legacy_names={"errors": f"{name}-monitor-errors"}),
             opts=child)
@@ -120,7 +140,7 @@ class BackupMonitor(pulumi.ComponentResource):
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec['name']}",
                 name=f"kingtavo-{args.ctx.environment}-{spec['name']}",
-                alarm_description=spec["description"],
+                alarm_description=args.alarms.describe(spec["description"], spec["runbook"]),
                 namespace=METRIC_NAMESPACE,
                 metric_name=spec["metric"],
                 dimensions=dimensions,
@@ -131,8 +151,8 @@ class BackupMonitor(pulumi.ComponentResource):
                 comparison_operator=spec["operator"],
                 threshold=spec["threshold"],
                 treat_missing_data=spec["missing"],
-                alarm_actions=[args.critical_topic_arn],
-                ok_actions=[args.critical_topic_arn],
+                alarm_actions=[args.alarms.critical_topic_arn],
+                ok_actions=[args.alarms.critical_topic_arn],
                 tags={**tags, "severity": "critical"},
                 opts=child)
             for spec in alarm_specs(args.settings, args.require_pitr)

@@ -35,6 +35,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.alerting.routing import AlarmTargets
 from components.core.context import AwsContext, StackContext, manual_rotation_tags
 from components.core.kms import account_admin_statement, customer_managed_key
 from components.core.reserved import DATABASE_KEYS
@@ -112,6 +113,7 @@ class EtlSecretsArgs:
     # What the Kubernetes objects wait for: the operator's CRDs, the namespace and its service account.
     k8s_depends_on: Sequence[pulumi.Resource] = ()
     rotation_code: pulumi.Archive | None = None  # the built zip by default; tests may pass another archive
+    alarms: AlarmTargets | None = None  # the rotation's alarms: AlertRouting.targets
 
 
 class EtlSecrets(pulumi.ComponentResource):
@@ -143,7 +145,8 @@ class EtlSecrets(pulumi.ComponentResource):
         self.rotator = PostgresRotator(f"{name}-rotation", PostgresRotatorArgs(
             ctx, first_secret=self.database_secret, secrets_key_arn=self.key.arn,
             rotation_days=args.settings.rotation_days, vpc_id=args.vpc_id, private_subnet_ids=args.private_subnet_ids,
-            log_retention_days=args.log_retention_days, code=args.rotation_code, moved_from=self),
+            log_retention_days=args.log_retention_days, code=args.rotation_code, moved_from=self,
+            alarms=args.alarms),
             opts=pulumi.ResourceOptions(parent=self))
 
         for key_name, secret in api_key_secrets.items():

@@ -18,7 +18,10 @@ import pulumi_kubernetes as k8s
 from components.core.context import StackContext
 
 ESO_CHART = "external-secrets"
-ESO_CHART_VERSION = "1.0.0"  # serves external-secrets.io/v1, the API below
+# 2.x serves external-secrets.io/v1 (the API below) like 1.0; 2.0's one breaking change removed the Alibaba and
+# Device42 providers, which this program does not use. The chart renders its CRDs as templates (installCRDs), so
+# unlike charts with a crds/ folder Helm upgrades them with the release.
+ESO_CHART_VERSION = "2.10.0"
 ESO_REPOSITORY = "https://charts.external-secrets.io"
 ESO_NAMESPACE = "external-secrets"
 ESO_API_VERSION = "external-secrets.io/v1"

@@ -6,6 +6,12 @@ and `.rotate(name, secret)` hands it more (the backup dump job's): each gets a p
 that secret, Secrets Manager's permission to invoke the function on behalf of that secret only,
 and a schedule. The function (lambdas/secret_rotation) runs in the private subnets and may reach
 PostgreSQL and HTTPS only.
+
+A failed rotation is heard of twice: the function's `Errors` alarm (warning topic: the function raised), and an
+EventBridge rule on Secrets Manager's `RotationFailed` for this stack's secrets (`kingtavo/<environment>/...`,
+critical topic: the secret is stuck with a pending version and the next rotation will not run until someone
+looks). The critical topic's policy and key let events.amazonaws.com publish (components/alerting/routing.py,
+components/secrets/platform_key.py).
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.alerting.routing import AlarmTargets
 from components.core.context import StackContext
 from components.core.lambda_function import (
     VPC_ACCESS_ACTIONS,
+    ErrorsAlarm,
     PythonFunction,
     PythonFunctionArgs,
     moved_from_component,
@@ -40,6 +48,24 @@ def database_credential(database: SupabaseSettings, user: str, password: str) ->
     """The credential's JSON, in the shape AWS's PostgreSQL rotation functions read and write."""
     return json.dumps({"engine": "postgres", "host": database.host, "port": database.database_port,
                        "dbname": database.database_name, "username": database.login_user(user), "password": password})
+
+
+def rotation_failed_pattern(environment: str, partition: str, region: str, account_id: str) -> dict:
+    """EventBridge pattern: Secrets Manager's RotationFailed (a CloudTrail service event) for this stack's secrets.
+
+    The event names the secret in `detail.additionalEventData.SecretId`, as its ARN; the name prefix is matched too
+    in case an event carries the name."""
+    arn_prefix = f"arn:{partition}:secretsmanager:{region}:{account_id}:secret:kingtavo/{environment}/"
+    return {
+        "source": ["aws.secretsmanager"],
+        "detail-type": ["AWS Service Event via CloudTrail"],
+        "detail": {
+            "eventSource": ["secretsmanager.amazonaws.com"],
+            "eventName": ["RotationFailed"],
+            "additionalEventData": {"SecretId": [{"prefix": arn_prefix},
+                                                 {"prefix": f"kingtavo/{environment}/"}]},
+        },
+    }
 
 
 def rotation_role_policy(database_secret_arn: str, secrets_key_arn: str, log_group_arn: str, region: str) -> dict:
@@ -73,6 +99,8 @@ class PostgresRotatorArgs:
     code: pulumi.Archive | None = None  # the built zip by default; tests may pass another archive
     # the component these resources were children of before the rotator existed (aliases keep their URNs)
     moved_from: pulumi.Resource | None = None
+    # where its alarms go: Errors to warning, RotationFailed to critical (AlertRouting.targets)
+    alarms: AlarmTargets | None = None
 
 
 class PostgresRotator(pulumi.ComponentResource):
@@ -102,8 +130,13 @@ class PostgresRotator(pulumi.ComponentResource):
             description="Rotates the ETL service's PostgreSQL credential in Secrets Manager",
             role_description="The ETL database credential's rotation function",
             timeout=60, memory_size=256, vpc=(args.private_subnet_ids, [security_group.id]),
+            errors_alarm=ErrorsAlarm(args.alarms.warning_topic_arn, period=300, description=args.alarms.describe(
+                "The secret rotation function failed; a database credential may be left with a pending version.",
+                "secret-rotation-errors")) if args.alarms else None,
             moved_from=moved_from_component(args.moved_from) if args.moved_from else {}),
             opts=pulumi.ResourceOptions(parent=self))
+        if args.alarms is not None:
+            self._page_on_rotation_failed(name, args.alarms)
         self.function_arn = self.function.arn
         self.role_arn = self.function.role_arn
         permission = aws.lambda_.Permission(
@@ -119,6 +152,18 @@ class PostgresRotator(pulumi.ComponentResource):
             rotate_immediately=False,
             opts=self._opts(f"{first}-rotation", depends_on=[permission]))
         self.register_outputs({"functionArn": self.function_arn, "roleArn": self.role_arn})
+
+    def _page_on_rotation_failed(self, name: str, alarms: AlarmTargets) -> None:
+        ctx = self._ctx
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-rotation-failed", name=f"kingtavo-{ctx.environment}-secret-rotation-failed",
+            description=alarms.describe(f"Secrets Manager could not rotate a kingtavo/{ctx.environment}/ secret.",
+                                        "secret-rotation-failed"),
+            event_pattern=json.dumps(rotation_failed_pattern(ctx.environment, ctx.aws.partition, ctx.aws.region,
+                                                             ctx.aws.account_id)),
+            tags={**ctx.tags("secrets"), "severity": "critical"}, opts=pulumi.ResourceOptions(parent=self))
+        aws.cloudwatch.EventTarget(f"{name}-rotation-failed-page", rule=rule.name, arn=alarms.critical_topic_arn,
+                                   opts=pulumi.ResourceOptions(parent=rule))
 
     def rotate(self, name: str, secret: aws.secretsmanager.Secret, days: int) -> aws.secretsmanager.SecretRotation:
         """Let the function rotate another PostgreSQL credential of the same JSON shape, every `days`.

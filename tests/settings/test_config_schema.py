@@ -49,9 +49,13 @@ EXPECTED_DEFAULTS = {
     ("alerting", "slackTeamId"): REQUIRED, ("alerting", "slackChannelId"): REQUIRED,
     ("alerting", "slackChannelName"): REQUIRED, ("alerting", "etlNoSuccessHours"): 6,
     ("alerting", "runbookBaseUrl"): "https://github.com/kingtavo/infrastructure/blob/main/docs/runbooks",
-    ("alerting", "prometheusStackVersion"): "77.5.0",
+    ("alerting", "prometheusStackVersion"): "91.5.0", ("alerting", "serverErrorSharePercent"): 5.0,
+    ("alerting", "serverErrorWindowMinutes"): 5, ("alerting", "databaseCpuThresholdPercent"): 80.0,
+    ("alerting", "databaseCpuForMinutes"): 10, ("alerting", "databaseDiskFreeThresholdPercent"): 10.0,
+    ("alerting", "heartbeatIntervalMinutes"): 5,
     ("backups", "pointInTimeRecovery"): REQUIRED, ("backups", "dailyRetention"): 7, ("backups", "weeklyRetention"): 4,
     ("backups", "monthlyRetention"): 6, ("backups", "dumpSchedule"): "17 3 * * *", ("backups", "maxBackupAgeHours"): 26,
+    ("backups", "maxDumpAgeHours"): 30,
     ("sentry", "organization"): REQUIRED, ("sentry", "team"): REQUIRED, ("sentry", "webPlatform"): "javascript-nextjs",
     ("sentry", "etlPlatform"): "python", ("sentry", "errorRateThresholdPercent"): 5.0,
     ("sentry", "errorBurstCount"): 50, ("sentry", "pagerdutyIntegrationId"): REQUIRED,
@@ -66,8 +70,8 @@ FIELDS = [(plane, path, field) for plane, model in PLANES.items() for path, fiel
 # The secret keys' types as Pulumi.yaml declared them before it was generated.
 SECRET_TYPES = {"supabaseServiceRoleKey": "string", "supabaseAccessToken": "string", "sentryAuthToken": "string",
                 "pagerdutyIntegrationKey": "string", "pagerdutyCloudwatchIntegrationKey": "string",
-                "slackWebhookUrl": "string", "etlApiKeys": "object", "frontendServerSecrets": "object",
-                "edgeFunctionSecrets": "object"}
+                "slackWebhookUrl": "string", "heartbeatUrl": "string", "etlApiKeys": "object",
+                "frontendServerSecrets": "object", "edgeFunctionSecrets": "object"}
 
 
 def committed() -> dict:

@@ -68,7 +68,7 @@ PLANES: dict[str, type[Plane]] = {
 SECRET_KEYS: dict[str, str | None] = {
     "supabaseServiceRoleKey": None, "supabaseAccessToken": None, "sentryAuthToken": None,
     "pagerdutyIntegrationKey": None, "pagerdutyCloudwatchIntegrationKey": None, "slackWebhookUrl": None,
-    "etlApiKeys": "etl.apiKeyNames", "frontendServerSecrets": "frontend.serverSecretNames",
+    "heartbeatUrl": None, "etlApiKeys": "etl.apiKeyNames", "frontendServerSecrets": "frontend.serverSecretNames",
     "edgeFunctionSecrets": "supabase.edgeFunctionSecretNames",
 }
 SCALAR_KEYS = ("activeColor",)
@@ -86,6 +86,7 @@ class StackSecrets:
     pagerduty_integration_key: Secret
     pagerduty_cloudwatch_integration_key: Secret
     slack_webhook_url: Secret
+    heartbeat_url: Secret  # the dead man's switch Alertmanager's Watchdog pings (the URL holds its token)
     etl_api_keys: dict[str, Secret]
     frontend_server_secrets: dict[str, Secret]
     edge_function_secrets: dict[str, Secret]

@@ -233,3 +233,7 @@ class BackupsSettings(Plane):
     monthly_retention: int = Field(6, ge=1, le=120, description="monthly dumps kept")
     dump_schedule: CronSchedule = Field("17 3 * * *", description="the dump job's cron schedule (five fields, UTC)")
     max_backup_age_hours: int = Field(26, ge=1, le=168, description="age after which the newest backup alerts")
+    max_dump_age_hours: int = Field(
+        30, ge=2, le=744,
+        description="alert when the newest dump in the archive, or the dump CronJob's last success, is older "
+                    "than this; the daily schedule plus the job's 1 h starting deadline and 3 h run time fit in 30")

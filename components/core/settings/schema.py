@@ -32,6 +32,9 @@ SECRET_DESCRIPTIONS = {
                                          "critical SNS topic posts to its enqueue URL (a different PagerDuty "
                                          "integration type from the Events API v2 key).",
     "slackWebhookUrl": "Slack incoming-webhook URL for Alertmanager's warning route.",
+    "heartbeatUrl": "The dead man's switch's ping URL (a Healthchecks-style or PagerDuty heartbeat check; the URL "
+                    "holds its token): Alertmanager sends the always-firing Watchdog there every "
+                    "alerting.heartbeatIntervalMinutes, and the check pages when the pings stop.",
     "etlApiKeys": "Third-party API keys for the ETL service, NAME: value; exactly the names in etl.apiKeyNames.",
     "frontendServerSecrets": "Extra server-side secrets for the Vercel app, NAME: value; exactly the names in "
                              "frontend.serverSecretNames.",

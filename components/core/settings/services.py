@@ -195,8 +195,24 @@ class AlertingSettings(Plane):
     etl_no_success_hours: int = Field(6, ge=1, le=168, description="hours without a successful ETL run before alerting")
     runbook_base_url: HttpsUrl = Field("https://github.com/kingtavo/infrastructure/blob/main/docs/runbooks",
                                        description="where the alerts' runbooks live")
-    prometheus_stack_version: str = Field("77.5.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
-                                          description="the kube-prometheus-stack chart version")
+    prometheus_stack_version: str = Field(
+        "91.5.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
+        description="kube-prometheus-stack chart version; its CRDs are applied by the chart's upgrade job")
+    server_error_share_percent: float = Field(
+        5.0, gt=0, le=100,
+        description="page when more than this percent of requests fail with 5xx (ETL in Prometheus, Vercel)")
+    server_error_window_minutes: int = Field(
+        5, ge=1, le=60, description="the window the 5xx share is measured over, and how long it must hold")
+    database_cpu_threshold_percent: float = Field(
+        80.0, gt=0, lt=100, description="warn when the Supabase database host's CPU stays above this percent")
+    database_cpu_for_minutes: int = Field(
+        10, ge=1, le=120, description="how long the database CPU must stay above its threshold")
+    database_disk_free_threshold_percent: float = Field(
+        10.0, gt=0, lt=100, description="page when less than this percent of the database disk (/data) is free")
+    heartbeat_interval_minutes: int = Field(
+        5, ge=1, le=60,
+        description="how often Alertmanager re-sends the Watchdog to the heartbeat URL; set the dead man's "
+                    "switch's period to this and its grace to at least twice this")
 
 
 class SentrySettings(Plane):
