@@ -1,10 +1,4 @@
-"""Kingtavo's infrastructure: the composition root. Load settings, build one component per plane, export.
-
-No resource logic lives here: each plane is a component in `components/<plane>/`, handed the
-`StackContext` (environment, account and region, platform key) and the typed slice of the
-settings it needs. With invalid settings nothing below the first line runs, so no resource is
-registered.
-"""
+"""Kingtavo's infrastructure, the composition root: settings -> one component per plane -> exports."""
 
 import pulumi
 
@@ -20,10 +14,12 @@ from components.compute.registry import ImageRegistry, ImageRegistryArgs
 from components.core.context import AwsContext, StackContext
 from components.core.environments import environment
 from components.core.settings import check_against_account, load_settings, present_config_keys
+from components.frontend.team_access import VercelTeamAccess, VercelTeamAccessArgs
 from components.frontend.vercel import FrontendArgs, VercelFrontend
 from components.network.vpc import Network, NetworkArgs
 from components.observability.log_drain import VercelLogDrain, VercelLogDrainArgs
 from components.observability.sentry import ErrorTracking, ErrorTrackingArgs
+from components.platform.supabase_project import SupabaseProject, SupabaseProjectArgs
 from components.secrets.edge_functions import SupabaseSecrets, SupabaseSecretsArgs
 from components.secrets.etl_secrets import EtlSecrets, EtlSecretsArgs
 from components.secrets.external_secrets import ExternalSecretsOperator, ExternalSecretsOperatorArgs
@@ -45,9 +41,8 @@ etl_namespace = ServiceNamespace("etl", ServiceNamespaceArgs(
     ctx, namespace=settings.etl.namespace, service_account="etl", k8s_provider=cluster.provider,
     oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer))
 
-# --- secrets: the ETL's secrets in Secrets Manager (the database credential rotated), synced by External Secrets ---
-external_secrets = ExternalSecretsOperator("external-secrets", ExternalSecretsOperatorArgs(ctx,
-    k8s_provider=cluster.provider))
+# --- secrets: the ETL's in Secrets Manager (rotated), synced by External Secrets; Supabase's; its project settings ---
+external_secrets = ExternalSecretsOperator("external-secrets", ExternalSecretsOperatorArgs(ctx, cluster.provider))
 secret_store = EtlSecrets("secrets", EtlSecretsArgs(
     ctx, settings.secrets, etl=settings.etl, database=settings.supabase, etl_api_keys=secret.etl_api_keys,
     etl_reader_role_arn=etl_namespace.role.arn, k8s_provider=cluster.provider, etl_namespace=settings.etl.namespace,
@@ -57,7 +52,9 @@ secret_store = EtlSecrets("secrets", EtlSecretsArgs(
 SupabaseSecrets("supabase", SupabaseSecretsArgs(
     settings.supabase.project_ref, settings.supabase.api_url, access_token=secret.supabase_access_token.output(),
     edge_function_secrets={name: value.output() for name, value in secret.edge_function_secrets.items()},
-    moved_from=secret_store))
+    moved_from=secret_store, vault_secrets={name: value.output() for name, value in secret.vault_secrets.items()}))
+supabase_project = SupabaseProject("supabase-project", SupabaseProjectArgs(
+    ctx, settings.supabase, access_token=secret.supabase_access_token.output(), nat_public_ips=network.nat_public_ips))
 
 # --- observability: the ETL image registry, Sentry (projects, public DSNs, alerts to the critical route) ---
 image_registry = ImageRegistry("registry", ImageRegistryArgs(
@@ -75,6 +72,8 @@ frontend = VercelFrontend("frontend", FrontendArgs(
     ctx, settings.frontend, supabase=settings.supabase, active_color=settings.active_color,
     supabase_service_role_key=secret.supabase_service_role_key, sentry_auth_token=secret.sentry_auth_token,
     server_secrets=secret.frontend_server_secrets, public_outputs=error_tracking.web_public_env))
+access = VercelTeamAccess("vercel-access", VercelTeamAccessArgs(ctx, settings.frontend, frontend.project_id,
+                                                              frontend.team_id))
 
 # --- alerting: where every alarm goes (PagerDuty for critical, Slack for both) ---
 alert_routing = AlertRouting("alerts", AlertRoutingArgs(
@@ -106,10 +105,11 @@ BackupMonitor("backup-monitor", BackupMonitorArgs(
     warning_topic_arn=alert_routing.warning_topic_arn, require_pitr=ctx.env.requires_pitr,
     recovery_window_days=settings.secrets.recovery_window_days))
 
-outputs = {
+outputs = {  # the two summaries state the platform settings a plan should show (no secret in them)
     "environment": settings.environment, "liveColor": etl.live_color, "etlLiveRelease": etl.live_release,
     "etlIdleRelease": etl.idle_release, "vpcId": network.vpc_id, "privateSubnetIds": network.private_subnet_ids,
     "publicSubnetIds": network.public_subnet_ids, "clusterName": cluster.name, "kubeconfig": cluster.kubeconfig,
+    "supabaseProject": supabase_project.summary, "vercelAccess": access.summary,
     "backupBucketName": backup_archive.bucket_name, "criticalAlertTopicArn": alert_routing.critical_topic_arn,
     "etlRepositoryUrl": image_registry.repository_url, "sentryWebDsn": error_tracking.web_dsn,
     "sentryEtlDsn": error_tracking.etl_dsn, "logDrainSigningSecret": vercel_log_drain.signing_secret,

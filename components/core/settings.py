@@ -133,6 +133,17 @@ def _ipv4_cidr(value: str) -> str:
 
 Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 
+
+def _ipv6_cidr(value: str) -> str:
+    try:
+        ipaddress.IPv6Network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv6 CIDR") from None
+    return value
+
+
+Ipv6Cidr = Annotated[str, AfterValidator(_ipv6_cidr)]
+
 # An image reference pinned by tag or digest: `registry/repo:tag` or `registry/repo@sha256:<64 hex>`.
 IMAGE = re.compile(
     r"^(?P<repo>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._/-][a-z0-9]+)*)*)"
@@ -289,6 +300,22 @@ class FrontendColorRelease(Plane):
     ref: GitRef
 
 
+VercelProjectRole = Literal["ADMIN", "PROJECT_DEVELOPER", "PROJECT_VIEWER"]
+
+
+class VercelMember(Plane):
+    """One person on the Vercel team, by Vercel user id (never an email): a Contributor with one project role."""
+
+    user_id: str = Field(pattern=r"^[A-Za-z0-9]{20,32}$",
+                         description="The person's Vercel user id (Account Settings > General > Vercel ID)")
+    label: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}$",
+                       description="A short lower-case handle for resource names and plans (not an email)")
+    project_role: VercelProjectRole = Field(
+        "PROJECT_VIEWER", description="Role on the web app's project: ADMIN (operators: may read and change "
+        "production variables), PROJECT_DEVELOPER (preview and development only) or PROJECT_VIEWER")
+    on_call: bool = Field(False, description="Member of the on-call access group")
+
+
 class FrontendSettings(Plane):
     project_name: str = Field("kingtavo-web", pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
     git_repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -302,6 +329,15 @@ class FrontendSettings(Plane):
     green: FrontendColorRelease
     public_env: dict[str, str] = Field(default_factory=dict)
     server_secret_names: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = Field(default_factory=list)
+    web_analytics: bool = Field(True, description="Vercel Web Analytics on the project (the stack that owns it)")
+    speed_insights: bool = Field(True, description="Vercel Speed Insights on the project (billed on Pro)")
+    team_members: list[VercelMember] = Field(
+        default_factory=list, description="People on the Vercel team, each a Contributor with one project role; "
+        "declared by the stack that owns the project only")
+    on_call_group: str = Field("on-call", pattern=r"^[a-z][a-z0-9-]{0,38}$",
+                               description="Name of the Vercel access group of the on-call people")
+    on_call_project_role: VercelProjectRole = Field(
+        "PROJECT_VIEWER", description="The on-call access group's role on the project")
 
     @model_validator(mode="after")
     def _env_names(self) -> FrontendSettings:
@@ -328,11 +364,27 @@ class FrontendSettings(Plane):
                                 f"browser; a server-side secret must not be NEXT_PUBLIC_")
         if self.domain == self.idle_domain:
             problems.append(f"idleDomain: must differ from domain ({self.domain!r})")
+        for attribute, key in (("user_id", "userId"), ("label", "label")):
+            values = [getattr(member, attribute) for member in self.team_members]
+            problems += [f"teamMembers: {key} {value!r} is listed more than once"
+                         for value in sorted({v for v in values if values.count(v) > 1})]
         keyed(problems)
         return self
 
     def release(self, color: str) -> FrontendColorRelease:
         return self.blue if color == "blue" else self.green
+
+
+class QueryLoggingSettings(Plane):
+    """Slow-query logging for the roles that connect directly (Supabase documents it per role); off by default."""
+
+    min_duration_ms: int = Field(-1, ge=-1, le=3_600_000, description="log_min_duration_statement in "
+                                 "milliseconds for the listed roles: statements at least this slow are logged "
+                                 "with their text; -1 is off")
+    explain_min_duration_ms: int = Field(-1, ge=-1, le=3_600_000, description="auto_explain.log_min_duration in "
+                                         "milliseconds: also log the plans of such statements; -1 is off")
+    roles: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]] = Field(
+        default_factory=lambda: ["postgres"], min_length=1, description="Database roles the settings apply to")
 
 
 class SupabaseSettings(Plane):
@@ -346,12 +398,32 @@ class SupabaseSettings(Plane):
     database_host: str = Field(min_length=1)
     database_port: int = Field(5432, ge=1, le=65535)
     database_name: str = "postgres"
+    pitr_retention_days: Literal[7, 14, 28] | None = Field(
+        None, description="Point-in-time recovery add-on retention in days (pitr_7/14/28; needs Pro and Small "
+        "compute); null is no add-on. Required when backups.pointInTimeRecovery is true")
+    ssl_enforcement: bool = Field(True, description="Refuse non-TLS connections to Postgres and the pooler")
+    restrict_network: bool = Field(True, description="Allow Postgres and the pooler only from the VPC's NAT "
+                                   "addresses and allowedCidrs / allowedCidrsV6")
+    allowed_cidrs: list[Cidr] = Field(default_factory=list, description="CI's and operators' IPv4 CIDRs allowed "
+                                      "to reach the database, besides the NAT gateways' addresses")
+    allowed_cidrs_v6: list[Ipv6Cidr] = Field(default_factory=list, description="IPv6 CIDRs allowed to reach the "
+                                             "database (needed for IPv6 clients without the IPv4 add-on)")
+    query_logging: QueryLoggingSettings = Field(default_factory=QueryLoggingSettings,
+                                                description="Slow-query logging; off by default")
+    vault_secret_names: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]] = Field(
+        default_factory=list, description="Names of the Supabase Vault secrets for database functions; their "
+        "values are in the secret vaultSecrets")
 
     @model_validator(mode="after")
     def _names(self) -> SupabaseSettings:
         reserved = [n for n in self.edge_function_secret_names if n.startswith("SUPABASE_")]
-        keyed([(f"edgeFunctionSecretNames: {name} starts with SUPABASE_, a prefix Supabase reserves for its own "
-                f"secrets") for name in reserved])
+        problems = [(f"edgeFunctionSecretNames: {name} starts with SUPABASE_, a prefix Supabase reserves for its "
+                     f"own secrets") for name in reserved]
+        problems += [f"allowedCidrs: {cidr} allows every address; list CI's and the operators' ranges"
+                     for cidr in self.allowed_cidrs if cidr == "0.0.0.0/0"]
+        problems += [f"allowedCidrsV6: {cidr} allows every address; list the ranges that need access"
+                     for cidr in self.allowed_cidrs_v6 if ipaddress.IPv6Network(cidr).prefixlen == 0]
+        keyed(problems)
         return self
 
 
@@ -434,6 +506,7 @@ class StackSecrets:
     etl_api_keys: dict[str, Secret]
     frontend_server_secrets: dict[str, Secret]
     edge_function_secrets: dict[str, Secret]
+    vault_secrets: dict[str, Secret]
 
 
 @dataclass(frozen=True)
@@ -494,6 +567,7 @@ SECRET_KEYS: dict[str, str | None] = {
     "etlApiKeys": "etl.apiKeyNames",
     "frontendServerSecrets": "frontend.serverSecretNames",
     "edgeFunctionSecrets": "supabase.edgeFunctionSecretNames",
+    "vaultSecrets": "supabase.vaultSecretNames",
 }
 SCALAR_KEYS = ("activeColor",)
 
@@ -625,10 +699,29 @@ def _cross_plane_checks(environment: str, planes: Mapping[str, Plane | None], pr
             if not ECR_HOST.match(host) or path != registry.repository_name:
                 problems.append(f"{PROJECT}:etl.{color}.image: {image!r} is not in the stack's registry; expected "
                                 f"<account>.dkr.ecr.<region>.amazonaws.com/{registry.repository_name}:<tag>")
+    supabase = planes.get("supabase")
+    if isinstance(backups, BackupsSettings) and isinstance(supabase, SupabaseSettings):
+        if backups.point_in_time_recovery and supabase.pitr_retention_days is None:
+            problems.append(f"{PROJECT}:supabase.pitrRetentionDays: backups.pointInTimeRecovery is true, so the "
+                            f"PITR add-on's retention is required (7, 14 or 28)")
+        if (not backups.point_in_time_recovery and supabase.pitr_retention_days is not None
+                and environment != "production"):  # production is told PITR is required, above
+            problems.append(f"{PROJECT}:supabase.pitrRetentionDays: is set but backups.pointInTimeRecovery is false; "
+                            f"set both or neither")
+    frontend = planes.get("frontend")
+    if isinstance(frontend, FrontendSettings) and frontend.team_members and not owns_vercel_project(environment):
+        problems.append(f"{PROJECT}:frontend.teamMembers: the Vercel team and project are declared by the stack that "
+                        f"owns the project, not {environment}; leave this empty here")
     network = planes.get("network")
     if environment == "production" and isinstance(network, NetworkSettings) and network.nat_gateways != "per_az":
         problems.append(f"{PROJECT}:network.natGateways: production needs a NAT gateway per zone (expected "
                         f"'per_az'), got {network.nat_gateways!r}")
+
+
+def owns_vercel_project(stack: str) -> bool:
+    from components.core.environments import ENVIRONMENTS
+
+    return stack in ENVIRONMENTS and ENVIRONMENTS[stack].owns_vercel_project
 
 
 def check_against_account(settings: Settings, account_id: str, region: str) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -48,6 +48,7 @@ from pulumi.dynamic import (
 
 from components.platform.rest import is_allowed_base_url
 from components.secrets.supabase_api import API_URL, SupabaseApiError, api_for  # noqa: F401 - re-exported
+from components.secrets.vault import VaultSecrets
 
 RESERVED_PREFIX = "SUPABASE_"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -182,10 +183,15 @@ class SupabaseSecretsArgs:
     edge_function_secrets: Mapping[str, pulumi.Input[str]]  # name -> value, each a Pulumi secret
     # where the Edge Function secrets lived before this component (their alias keeps the URN)
     moved_from: pulumi.Resource | None = None
+    # Supabase Vault secrets for database functions, name -> value (each a Pulumi secret)
+    vault_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class SupabaseSecrets(pulumi.ComponentResource):
-    """The Supabase project's secrets this stack manages: its Edge Function secrets. Output: names."""
+    """The Supabase project's secrets this stack manages: Edge Function and Vault secrets.
+
+    Outputs: names (Edge Function), vault_names (Vault); the values stay secrets inside the children.
+    """
 
     def __init__(self, name: str, args: SupabaseSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:secrets:SupabaseSecrets", name, None, opts)
@@ -196,4 +202,10 @@ class SupabaseSecrets(pulumi.ComponentResource):
             secrets=dict(args.edge_function_secrets), api_url=args.api_url,
             opts=pulumi.ResourceOptions(parent=self, aliases=aliases))
         self.names = sorted(args.edge_function_secrets)
-        self.register_outputs({"names": self.names})
+        self.vault_names = sorted(args.vault_secrets)
+        if args.vault_secrets:
+            VaultSecrets(f"{name}-vault-secrets", project_ref=args.project_ref, access_token=args.access_token,
+                         secrets=dict(args.vault_secrets), setting="kingtavo:vaultSecrets (names in "
+                         "kingtavo:supabase.vaultSecretNames)", description="managed by Pulumi (kingtavo)",
+                         api_url=args.api_url, opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"names": self.names, "vaultNames": self.vault_names})
