@@ -24,7 +24,14 @@ import pulumi
 
 from components.core.context import StackContext
 from components.core.settings import PROJECT, SupabaseSettings
-from components.platform.supabase_settings import NetworkRestrictions, PitrAddon, QueryLogging, SslEnforcement
+from components.platform.supabase_settings import (
+    OFF,
+    NetworkRestrictions,
+    PitrAddon,
+    QueryLogging,
+    SslEnforcement,
+    pitr_variant,
+)
 
 
 def allowed_ipv4(nat_public_ips: list[str], extra: list[str]) -> list[str]:
@@ -32,11 +39,11 @@ def allowed_ipv4(nat_public_ips: list[str], extra: list[str]) -> list[str]:
     return sorted({f"{ip}/32" for ip in nat_public_ips if ip} | set(extra))
 
 
-def role_settings(settings: SupabaseSettings) -> dict[str, dict[str, str | None]]:
+def role_settings(settings: SupabaseSettings) -> dict[str, dict[str, str]]:
     logging = settings.query_logging
 
-    def value(ms: int) -> str | None:
-        return None if ms < 0 else str(ms)
+    def value(ms: int) -> str:
+        return OFF if ms < 0 else str(ms)
 
     return {role: {"log_min_duration_statement": value(logging.min_duration_ms),
                    "auto_explain.log_min_duration": value(logging.explain_min_duration_ms)}
@@ -61,7 +68,7 @@ class SupabaseProject(pulumi.ComponentResource):
                   "api_url": settings.api_url}
         child = pulumi.ResourceOptions(parent=self)
         self.pitr = PitrAddon(f"{name}-pitr", setting=f"{PROJECT}:supabase.pitrRetentionDays",
-                              config={"retention_days": settings.pitr_retention_days},
+                              config={"variant": pitr_variant(settings.pitr_retention_days)},
                               opts=pulumi.ResourceOptions(parent=self, protect=args.ctx.protect), **common)
         self.ssl = SslEnforcement(f"{name}-ssl-enforcement", setting=f"{PROJECT}:supabase.sslEnforcement",
                                   config={"enforced": settings.ssl_enforcement}, opts=child, **common)
@@ -78,7 +85,7 @@ class SupabaseProject(pulumi.ComponentResource):
                      config={"role_settings": role_settings(settings)}, opts=child, **common)
         logging = settings.query_logging
         self.summary = pulumi.Output.from_input({
-            "pitrAddon": f"pitr_{settings.pitr_retention_days}" if settings.pitr_retention_days else "none",
+            "pitrAddon": pitr_variant(settings.pitr_retention_days),
             "sslEnforced": settings.ssl_enforcement,
             "dbAllowedCidrs": self.allowed_ipv4_cidrs if settings.restrict_network else "unrestricted",
             "dbAllowedCidrsV6": sorted(settings.allowed_cidrs_v6),

@@ -3,7 +3,8 @@
 Each is a `SettingProvider` (components/platform/dynamic.py) on the Management API client
 (components/secrets/supabase_api.py, where every endpoint and the plan it needs is listed):
 
-- `PitrAddon`: `retention_days` 7, 14 or 28 selects the `pitr_<n>` add-on variant; None removes it.
+- `PitrAddon`: `variant` `pitr_7`, `pitr_14` or `pitr_28` (days of retention) selects the add-on;
+  `none` removes it.
   Needs the Pro plan (or higher) and at least the Small compute add-on; the API's refusal is
   reported with that hint and the setting's name. Deleting the resource removes the add-on.
 - `SslEnforcement`: `enforced` true refuses non-TLS Postgres and pooler connections (a fast
@@ -30,22 +31,30 @@ import pulumi
 
 from components.platform.dynamic import SettingProvider
 from components.platform.rest import ApiError
-from components.secrets.supabase_api import API_URL, PITR_RETENTION_DAYS, api_for
+from components.secrets.supabase_api import API_URL, PITR_RETENTION_DAYS, SupabaseApiError, api_for
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 LOGGING_SETTINGS = ("log_min_duration_statement", "auto_explain.log_min_duration")
 OPEN_NETWORKS = ("0.0.0.0/0", "::/0")
 
 
+NO_PITR = "none"
+PITR_VARIANTS = tuple(f"pitr_{days}" for days in PITR_RETENTION_DAYS)
+
+
+def pitr_variant(retention_days: int | None) -> str:
+    return NO_PITR if retention_days is None else f"pitr_{retention_days}"
+
+
 class PitrAddonProvider(SettingProvider):
-    CONFIG = ("retention_days",)
+    CONFIG = ("variant",)
     WHAT = "PITR add-on"
 
     def problems(self, props: Mapping[str, Any]) -> list[tuple[str, str]]:
-        days = props.get("retention_days")
-        if days is not None and not isinstance(days, bool) and days not in PITR_RETENTION_DAYS:
-            return [("retention_days", f"retention must be one of {', '.join(map(str, PITR_RETENTION_DAYS))} "
-                                       f"days (Supabase's pitr_7, pitr_14, pitr_28), got {days!r}")]
+        variant = props.get("variant")
+        if isinstance(variant, str) and variant not in (NO_PITR, *PITR_VARIANTS):
+            return [("variant", f"the PITR add-on must be one of {', '.join(PITR_VARIANTS)} (7, 14 or 28 days of "
+                                f"retention) or {NO_PITR}, got {variant!r}")]
         return []
 
     def hint(self, error: ApiError) -> str:
@@ -53,16 +62,16 @@ class PitrAddonProvider(SettingProvider):
             if error.status in (400, 402, 403, 422) else ""
 
     def observe(self, props: Mapping[str, Any]) -> dict[str, Any]:
-        return {"retention_days": api_for(props).pitr_retention_days()}
+        return {"variant": pitr_variant(api_for(props).pitr_retention_days())}
 
     def apply(self, props: Mapping[str, Any], olds: Mapping[str, Any] | None) -> dict[str, Any]:
-        api, wanted = api_for(props), props.get("retention_days")
-        current = api.pitr_retention_days()
-        if wanted is None and current is not None:
-            api.remove_pitr(current)
-        elif wanted is not None and wanted != current:
-            api.apply_pitr(wanted)
-        return {"retention_days": wanted}
+        api, wanted = api_for(props), props.get("variant") or NO_PITR
+        current = pitr_variant(api.pitr_retention_days())
+        if wanted == NO_PITR and current != NO_PITR:
+            api.remove_pitr(int(current.removeprefix("pitr_")))
+        elif wanted not in (NO_PITR, current):
+            api.apply_pitr(int(wanted.removeprefix("pitr_")))
+        return {"variant": wanted}
 
     def remove(self, props: Mapping[str, Any]) -> None:
         api = api_for(props)
@@ -81,8 +90,8 @@ class SslEnforcementProvider(SettingProvider):
     def apply(self, props: Mapping[str, Any], olds: Mapping[str, Any] | None) -> dict[str, Any]:
         wanted = bool(props.get("enforced"))
         if not api_for(props).set_ssl_enforced(wanted):
-            raise ApiError(f"Supabase did not apply SSL enforcement = {wanted} (appliedSuccessfully was false); "
-                           f"retry, and check the project's status in the dashboard")
+            raise SupabaseApiError(f"Supabase did not apply SSL enforcement = {wanted} (appliedSuccessfully was "
+                                   f"false); retry, and check the project's status in the dashboard")
         return {"enforced": wanted}
 
 
@@ -131,13 +140,18 @@ class NetworkRestrictionsProvider(SettingProvider):
     def _entitled(props: Mapping[str, Any]) -> dict[str, Any]:
         current = api_for(props).network_restrictions()
         if current["entitlement"] != "allowed":
-            raise ApiError(f"the project may not use network restrictions (entitlement "
-                           f"{current['entitlement']!r}); change the plan or turn the setting off")
+            raise SupabaseApiError(f"the project may not use network restrictions (entitlement "
+                                   f"{current['entitlement']!r}); change the plan, or set "
+                                   f"kingtavo:supabase.restrictNetwork to false")
         return current
+
+
+OFF = "off"  # not set on the role (RESET): the server's default, -1, no logging
 
 
 def _role_sql(role: str, name: str, value: str | None) -> str:
     """`ALTER ROLE` cannot take bind parameters: the role, setting and value are validated before this."""
+    value = None if value in (None, OFF) else value
     if not ROLE_NAME.match(role) or name not in LOGGING_SETTINGS or (value is not None and not value.isdigit()):
         raise ValueError(f"refusing to build SQL for role {role!r}, setting {name!r}, value {value!r}")
     if value is None:
@@ -159,9 +173,9 @@ class QueryLoggingProvider(SettingProvider):
             for name, value in (settings or {}).items():
                 if name not in LOGGING_SETTINGS:
                     problems.append(("role_settings", f"{name!r} is not one of {', '.join(LOGGING_SETTINGS)}"))
-                elif value is not None and not (isinstance(value, str) and value.isdigit()):
-                    problems.append(("role_settings", f"{name} must be a whole number of milliseconds or off, "
-                                                      f"got {value!r}"))
+                elif value != OFF and not (isinstance(value, str) and value.isdigit()):
+                    problems.append(("role_settings", f"{name} must be a whole number of milliseconds or "
+                                                      f"{OFF!r}, got {value!r}"))
         return problems
 
     def observe(self, props: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,9 +185,9 @@ class QueryLoggingProvider(SettingProvider):
         observed = {}
         for role in roles:
             if role not in found:
-                raise ApiError(f"database role {role!r} does not exist")
+                raise SupabaseApiError(f"database role {role!r} does not exist")
             config = dict(entry.split("=", 1) for entry in found[role] if "=" in entry)
-            observed[role] = {name: config.get(name) for name in LOGGING_SETTINGS}
+            observed[role] = {name: config.get(name, OFF) for name in LOGGING_SETTINGS}
         return {"role_settings": observed}
 
     def apply(self, props: Mapping[str, Any], olds: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -185,7 +199,7 @@ class QueryLoggingProvider(SettingProvider):
                        for role in sorted(wanted) for name in LOGGING_SETTINGS]
         for statement in statements:
             api.run_query(statement)
-        return {"role_settings": {role: {name: (wanted[role] or {}).get(name) for name in LOGGING_SETTINGS}
+        return {"role_settings": {role: {name: (wanted[role] or {}).get(name, OFF) for name in LOGGING_SETTINGS}
                                   for role in wanted}}
 
     def remove(self, props: Mapping[str, Any]) -> None:
@@ -210,7 +224,7 @@ class _SupabaseSetting(pulumi.dynamic.Resource):
 
 class PitrAddon(_SupabaseSetting, module="supabase", name="PitrAddon"):
     PROVIDER = PitrAddonProvider
-    retention_days: pulumi.Output[int | None]
+    variant: pulumi.Output[str]
 
 
 class SslEnforcement(_SupabaseSetting, module="supabase", name="SslEnforcement"):
