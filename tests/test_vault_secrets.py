@@ -203,3 +203,14 @@ def test_a_vault_value_used_in_the_clear_is_caught_by_the_walk():
     assert any(leak.startswith("aws:eks/cluster:Cluster cluster-eks.name") for leak in leaks), leaks
     vault = result.one(VAULT)
     assert SECRET_SIGNATURE in vault.raw_inputs["secrets"]  # where it belongs, it stays wrapped
+
+
+def test_the_policy_pack_judges_vault_secrets_outside_their_value_field():
+    from tests.test_policies import SECRET_SHAPED, violations
+
+    stripe = SECRET_SHAPED["Stripe secret key"]()
+    held = {"project_ref": REF, "access_token": SECRET_SHAPED["Supabase access token"](), "names": ["STRIPE_API_KEY"],
+            "secrets": {"STRIPE_API_KEY": stripe}, "description": "managed by Pulumi (kingtavo)"}
+    assert violations("no-secret-shaped-values", VAULT, held) == []
+    [message] = violations("no-secret-shaped-values", VAULT, {**held, "description": f"key {stripe}"}, name="vault")
+    assert message.startswith("VaultSecrets 'vault': description holds a secret-shaped value (Stripe secret key)")
