@@ -212,17 +212,21 @@ def rolconfig(postgres, role: str) -> str:
 def test_query_logging_sets_reads_back_and_resets_role_settings(sql_api, postgres):
     api, role = sql_api
     provider = QueryLoggingProvider()
-    on = {role: {"log_min_duration_statement": "1000", "auto_explain.log_min_duration": "off"}}
+    on = {role: {"log_min_duration_statement": "1000", "auto_explain.log_min_duration": "2000"}}
 
     created = provider.create(props(api, LOGGING, role_settings=on))
-    assert rolconfig(postgres, role) == "log_min_duration_statement=1000"
+    assert rolconfig(postgres, role) == "log_min_duration_statement=1000,auto_explain.log_min_duration=2000"
 
     postgres.psql(f'ALTER ROLE "{role}" SET log_min_duration_statement = 5')  # lowered by hand
     state = refreshed(provider, created.outs)
     assert state["role_settings"][role]["log_min_duration_statement"] == "5"
     assert provider.diff(REF, state, props(api, LOGGING, role_settings=on)).changes is True
     provider.update(REF, state, props(api, LOGGING, role_settings=on))
-    assert rolconfig(postgres, role) == "log_min_duration_statement=1000"
+    assert rolconfig(postgres, role) == "log_min_duration_statement=1000,auto_explain.log_min_duration=2000"
+    off = {role: {"log_min_duration_statement": "off", "auto_explain.log_min_duration": "2000"}}
+    provider.update(REF, provider.read(REF, props(api, LOGGING, role_settings=on)).outs,
+                    props(api, LOGGING, role_settings=off))
+    assert rolconfig(postgres, role) == "auto_explain.log_min_duration=2000"
 
     provider.delete(REF, props(api, LOGGING, role_settings=on))
     assert rolconfig(postgres, role) == ""

@@ -214,3 +214,43 @@ def test_the_policy_pack_judges_vault_secrets_outside_their_value_field():
     assert violations("no-secret-shaped-values", VAULT, held) == []
     [message] = violations("no-secret-shaped-values", VAULT, {**held, "description": f"key {stripe}"}, name="vault")
     assert message.startswith("VaultSecrets 'vault': description holds a secret-shaped value (Stripe secret key)")
+
+
+def test_values_and_token_are_secret_outputs_and_names_are_not():
+    import pulumi
+    from pulumi.runtime import settings as runtime_settings
+
+    from components.platform.supabase_settings import PitrAddon
+    from components.secrets.vault import VaultSecrets
+    from tests.test_supabase_secrets_provider import _RecordingMonitor
+
+    class Echo(pulumi.runtime.Mocks):
+        def new_resource(self, args):
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args):
+            return {}
+
+    mocks = Echo()
+    monitor = _RecordingMonitor(mocks)
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project="kingtavo", stack="staging", preview=False, monitor=monitor)
+    seen = {}
+
+    @pulumi.runtime.test
+    def program():
+        vault = VaultSecrets("vault", project_ref=REF, access_token="fake-sbp-token", setting=SETTING,
+                             secrets={"STRIPE_API_KEY": "fake-value"})
+        PitrAddon("pitr", project_ref=REF, access_token="fake-sbp-token", setting="s", config={"variant": "none"})
+
+        async def secretness():
+            return await vault.secrets.is_secret(), await vault.names.is_secret(), await vault.names.future()
+
+        return pulumi.Output.from_input(secretness()).apply(lambda values: seen.update(values=values))
+
+    program()
+
+    registered = {r.type.rsplit(":", 1)[1]: r for r in monitor.requests if "dynamic" in r.type}
+    assert set(registered["VaultSecrets"].additionalSecretOutputs) >= {"access_token", "secrets"}
+    assert set(registered["PitrAddon"].additionalSecretOutputs) >= {"access_token"}
+    assert seen["values"] == (True, False, ["STRIPE_API_KEY"])
