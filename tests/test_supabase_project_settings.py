@@ -289,3 +289,18 @@ def test_staging_has_no_pitr_add_on_and_logs_slow_queries():
 def test_turning_restrictions_off_declares_none():
     result = plan("staging", "supabase.restrictNetwork=false")
     assert result.by_type("pulumi-python:dynamic/supabase:NetworkRestrictions") == []
+
+
+def test_every_new_provider_survives_pulumis_serialization():
+    import base64
+
+    import dill
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from components.platform.vercel_analytics import VercelAnalyticsProvider
+    from components.secrets.vault import VaultSecretsProvider
+
+    for provider in (PitrAddonProvider, SslEnforcementProvider, NetworkRestrictionsProvider, QueryLoggingProvider,
+                     VaultSecretsProvider, VercelAnalyticsProvider):
+        restored = dill.loads(base64.b64decode(serialize_provider(provider())))  # noqa: S301 - pickled just above
+        assert type(restored) is provider
