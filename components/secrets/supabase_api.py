@@ -3,13 +3,17 @@
 Every endpoint, method and body below is taken from Supabase's published OpenAPI document
 (`apps/docs/spec/api_v1_openapi.json` in supabase/supabase), with the plan each one needs:
 
-| call | endpoint | plan |
-| --- | --- | --- |
-| Edge Function secrets | `GET/POST/DELETE /v1/projects/{ref}/secrets` (POST `[{name, value}]`, DELETE `[name]`) | all |
-| PITR add-on | `GET /v1/projects/{ref}/billing/addons` (`selected_addons[].type == "pitr"`, `variant.id` `pitr_7/14/28`); `PATCH` the same path with `{addon_type: "pitr", addon_variant}`; `DELETE .../billing/addons/{addon_variant}` | Pro or higher, compute Small or larger |
-| SSL enforcement | `GET/PUT /v1/projects/{ref}/ssl-enforcement` (`{requestedConfig: {database}}` -> `{currentConfig: {database}, appliedSuccessfully}`) | all (a fast database reboot) |
-| network restrictions | `GET /v1/projects/{ref}/network-restrictions` (`{entitlement, config: {dbAllowedCidrs, dbAllowedCidrsV6}, status}`); `POST .../network-restrictions/apply` with the full lists | where `entitlement` is `allowed` |
-| SQL | `POST /v1/projects/{ref}/database/query` `{query, parameters}` -> the rows as a JSON array (201) | all |
+- Edge Function secrets (all plans): `GET/POST/DELETE /v1/projects/{ref}/secrets`, POST
+  `[{name, value}]`, DELETE `[name]`;
+- PITR add-on (Pro plan or higher, compute Small or larger): `GET /v1/projects/{ref}/billing/addons`
+  (`selected_addons[].type == "pitr"`, `variant.id` `pitr_7` / `pitr_14` / `pitr_28`), `PATCH` the
+  same path with `{addon_type: "pitr", addon_variant}`, `DELETE .../billing/addons/{addon_variant}`;
+- SSL enforcement (all plans; a fast database reboot): `GET/PUT /v1/projects/{ref}/ssl-enforcement`,
+  `{requestedConfig: {database}}` -> `{currentConfig: {database}, appliedSuccessfully}`;
+- network restrictions (where `entitlement` is `allowed`): `GET /v1/projects/{ref}/network-restrictions`
+  (`{entitlement, config: {dbAllowedCidrs, dbAllowedCidrsV6}, status}`), `POST
+  .../network-restrictions/apply` with both full lists;
+- SQL (all plans): `POST /v1/projects/{ref}/database/query` `{query, parameters}` -> the rows as a JSON array.
 
 Not in the Management API (so not here): Postgres logging settings (the `config/database/postgres`
 body has no `log_*` field and refuses extra keys; query logging goes through SQL, `ALTER ROLE ...
