@@ -16,7 +16,8 @@ EXPECTED = {"kingtavo:cluster.publicAccessCidrs[0]", "kingtavo:etl.blue.image",
             "kingtavo:supabase.url", "kingtavo:alerting.slackTeamId",
             "kingtavo:alerting.slackChannelId", "kingtavo:sentry.pagerdutyIntegrationId",
             "kingtavo:sentry.pagerdutyServiceId", "kingtavo:logs.vercelDrainEndpoint",
-            "lambdas/secret_rotation/certs/prod-ca-2021.crt"}
+            "lambdas/secret_rotation/certs/prod-ca-2021.crt", "kingtavo:supabase.allowedCidrs[0]",
+            "kingtavo:supabase.allowedCidrs[1]"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -43,7 +44,10 @@ def _real_looking_copy(stack: str, tmp_path):
         image = config["kingtavo:etl"][color]["image"]
         config["kingtavo:etl"][color]["image"] = image.replace("111122223333", "210987654321")
     config["kingtavo:supabase"].update({
-        "projectRef": ref, "url": f"https://{ref}.supabase.co", "anonKey": "sb_publishable_Zm9vYmFyYmF6cXV4"})
+        "projectRef": ref, "url": f"https://{ref}.supabase.co", "anonKey": "sb_publishable_Zm9vYmFyYmF6cXV4",
+        "allowedCidrs": ["85.214.132.0/24"]})
+    for index, member in enumerate(config["kingtavo:frontend"].get("teamMembers") or []):
+        member["userId"] = f"Vx7qT2mWcR9pL4kZ8nB3dF{index:02d}"
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
     ca = tmp_path / readiness.DATABASE_CA
     ca.parent.mkdir(parents=True)

@@ -28,6 +28,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
+from components.platform import rest
 from components.secrets.edge_functions import (
     EdgeFunctionSecrets,
     EdgeFunctionSecretsProvider,
@@ -328,6 +329,27 @@ def test_the_token_is_never_sent_to_a_plain_http_host(provider):
     with pytest.raises(ValueError, match="api_url must be an https:// URL"):
         provider.create({"project_ref": REF, "api_url": "http://api.example.com", "access_token": "fake-sbp-x",
                          "secrets": {"STRIPE_API_KEY": fake_value()}})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1.evil.example", "http://localhost.attacker.example:8080",
+                                 "http://localhost@api.example.com"])
+def test_a_host_that_only_starts_like_this_machine_is_refused(provider, url):
+    with pytest.raises(ValueError, match="api_url must be an https:// URL"):
+        provider.create({"project_ref": REF, "api_url": url, "access_token": "fake-sbp-x",
+                         "secrets": {"STRIPE_API_KEY": fake_value()}})
+
+
+def test_a_rate_limited_request_is_retried(api, provider, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(rest, "sleep", waits.append)
+    api.failures.append((429, json.dumps({"message": "Too many requests"}).encode()))
+    desired = {"STRIPE_API_KEY": fake_value()}
+
+    provider.create(props(api, desired))
+
+    assert [r.method for r in api.requests] == ["POST", "POST"]
+    assert waits == [1.0]  # no Retry-After in the answer: the client's default wait
+    assert api.stored() == desired
 
 
 def test_the_provider_survives_pulumis_serialization():

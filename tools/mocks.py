@@ -19,6 +19,7 @@ from components.core import regions
 
 FAKE_ACCOUNT_ID = "111122223333"
 DEFAULT_REGION = "eu-central-1"
+VERCEL_TEAM_ID = "team_fakeofflineplan00000000"  # the team of the project, declared or looked up
 
 # Availability zones per region: the one table settings validation also reads (an unknown region fails).
 REGION_ZONES = regions.REGION_ZONES
@@ -66,7 +67,7 @@ class KingtavoMocks:
             # The project the production stack declares, as staging's lookup finds it.
             project = args.args.get("name", "project")
             return {"id": vercel_project_id(project), "name": project, "framework": "nextjs",
-                    "autoAssignCustomDomains": False, "teamId": "team_fakeofflineplan00000000"}
+                    "autoAssignCustomDomains": False, "teamId": VERCEL_TEAM_ID}
         if invoke == "github:index/getTeam:getTeam":
             # A team as GitHub answers it: a numeric id (rulesets and environments take it), stable per slug.
             slug = args.args["slug"]
@@ -103,6 +104,9 @@ class KingtavoMocks:
             key_id = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
             key_id = f"{key_id[:8]}-{key_id[8:12]}-{key_id[12:16]}-{key_id[16:20]}-{key_id[20:32]}"
             return {"__id": key_id, "keyId": key_id, "arn": f"arn:aws:kms:{region}:{FAKE_ACCOUNT_ID}:key/{key_id}"}
+        if typ == "aws:ec2/eip:Eip":
+            # An Elastic IP's public address, stable per resource, from TEST-NET-2 (198.51.100.0/24).
+            return {"publicIp": f"198.51.100.{int(hashlib.sha256(name.encode()).hexdigest(), 16) % 250 + 1}"}
         if typ == "aws:ec2/vpc:Vpc":
             return {"__id": "vpc-0fa1e0000000000a1", "defaultSecurityGroupId": "sg-0default0000000001"}
         if typ == "aws:eks/cluster:Cluster":
@@ -150,6 +154,7 @@ class KingtavoMocks:
                 extra["secret"] = f"fake-vercel-webhook-{hashlib.sha256(name.encode()).hexdigest()[:24]}"
             if typ == "vercel:index/project:Project":
                 extra["__id"] = vercel_project_id(outputs.get("name", name))
+                extra["teamId"] = VERCEL_TEAM_ID
             if typ == "vercel:index/deployment:Deployment":
                 deployment_id, url = vercel_deployment(name, outputs)
                 extra.update({"__id": deployment_id, "url": url, "domains": []})

@@ -176,6 +176,7 @@ class VercelFrontend(pulumi.ComponentResource):
         if not owns:
             found = vercel.get_project_output(name=settings.project_name,
                                               opts=pulumi.InvokeOutputOptions(parent=self))
+            self.team_id = found.team_id
             return found.id
         project = vercel.Project(
             f"{name}-project",
@@ -189,6 +190,7 @@ class VercelFrontend(pulumi.ComponentResource):
             vercel_authentication=vercel.ProjectVercelAuthenticationArgs(deployment_type=VERCEL_AUTHENTICATION),
             auto_assign_custom_domains=False,
             opts=pulumi.ResourceOptions(parent=self, protect=True))
+        self.team_id = project.team_id  # the team the project is in (TeamMember and access groups need the id)
         return project.id
 
     def _custom_environment(self, name: str, env) -> pulumi.Output[str]:

@@ -1,1 +1,7 @@
+"""The network plane: the VPC."""
 
+from components.network.vpc import Network, NetworkArgs
+
+__all__ = [
+    "Network", "NetworkArgs",
+]

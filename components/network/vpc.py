@@ -94,10 +94,11 @@ class Network(pulumi.ComponentResource):
 
         # NAT: one in the first zone (single) or one per zone (per_az); private subnets route to their zone's.
         nat_zones = self.availability_zones[:1] if settings.nat_gateways == "single" else self.availability_zones
-        nat_gateways = []
+        nat_gateways, nat_ips = [], []
         for index, zone in enumerate(nat_zones):
             eip = aws.ec2.Eip(f"{name}-nat-eip-{zone}", domain="vpc", tags={**tags, "Name": f"nat-{zone}"},
                               opts=vpc_child)
+            nat_ips.append(eip.public_ip)
             nat_gateways.append(aws.ec2.NatGateway(
                 f"{name}-nat-{zone}", allocation_id=eip.id, subnet_id=self.public_subnets[index].id,
                 tags={**tags, "Name": f"nat-{zone}"}, opts=pulumi.ResourceOptions(parent=self,
@@ -113,6 +114,8 @@ class Network(pulumi.ComponentResource):
                                           route_table_id=routes.id,
                                           opts=pulumi.ResourceOptions(parent=self.private_subnets[index]))
         self.nat_gateway_count = len(nat_gateways)
+        # What the internet (Supabase's network restrictions, say) sees as the private subnets' source address.
+        self.nat_public_ips = pulumi.Output.all(*nat_ips)
 
         self._flow_logs(name, settings, args, tags, child)
 
@@ -124,6 +127,7 @@ class Network(pulumi.ComponentResource):
             "privateSubnetIds": self.private_subnet_ids,
             "publicSubnetIds": self.public_subnet_ids,
             "availabilityZones": self.availability_zones,
+            "natPublicIps": self.nat_public_ips,
         })
 
     def _flow_logs(self, name: str, settings: NetworkSettings, args: NetworkArgs, tags: dict,

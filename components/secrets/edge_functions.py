@@ -10,7 +10,8 @@ on that project and nothing else (secrets set by hand or by another resource are
 - `GET /v1/projects/{ref}/secrets` lists `[{"name", "value"}]`, where the value is a digest and
   not the secret, so a refresh can tell which names are missing but not whether a value drifted.
 
-Every call carries `Authorization: Bearer <access token>` and a timeout. An API error becomes a
+The calls themselves are `components/secrets/supabase_api.py`'s (Bearer token, timeout, 429
+retried as `Retry-After` says, https only but for a parsed local host). An API error becomes a
 `SupabaseApiError` with the method, the HTTP status and the API's message; the secret values and
 the token are cut out of that message. Create upserts every secret; update upserts only the new
 or changed ones and deletes the removed names; delete removes every managed name. Diff compares
@@ -29,10 +30,7 @@ and the class is pickled by reference, so the provider process imports this modu
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,22 +46,17 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-API_URL = "https://api.supabase.com"
-HTTP_TIMEOUT_SECONDS = 30
-USER_AGENT = "kingtavo-pulumi-edge-function-secrets"
+from components.platform.rest import is_allowed_base_url
+from components.secrets.supabase_api import API_URL, SupabaseApiError, api_for  # noqa: F401 - re-exported
+from components.secrets.vault import VaultSecrets
+
 RESERVED_PREFIX = "SUPABASE_"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MESSAGE_LIMIT = 300
-REDACTED = "[redacted]"
 
 SECRET_PROPERTIES = ("access_token", "secrets")
 # A different project is a different set of secrets; the other inputs update in place.
 REPLACING_PROPERTIES = ("project_ref",)
 UPDATING_PROPERTIES = ("api_url", "access_token", "secrets")
-
-
-class SupabaseApiError(RuntimeError):
-    """A Management API call failed. The message has the status and the API's message, never a secret."""
 
 
 # --- validation ----------------------------------------------------------------------------------------------
@@ -98,8 +91,8 @@ def input_problems(props: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def is_allowed_api_url(url: str) -> bool:
-    """https only, except plain http to this machine (the tests' local API)."""
-    return url.startswith("https://") or url.startswith(("http://127.0.0.1", "http://localhost"))
+    """https only, except plain http to this machine (the tests' local API); the host is parsed, not prefixed."""
+    return is_allowed_base_url(url)
 
 
 def require_valid(props: Mapping[str, Any]) -> None:
@@ -109,88 +102,8 @@ def require_valid(props: Mapping[str, Any]) -> None:
         raise ValueError("invalid Edge Function secrets: " + "; ".join(reason for _, reason in problems))
 
 
-# --- the Management API --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ManagementApi:
-    """The three secrets calls for one project. Built per operation, never kept on the provider."""
-
-    api_url: str
-    project_ref: str
-    access_token: str = field(repr=False)
-    redact: tuple[str, ...] = field(default=(), repr=False)  # values to cut out of error messages
-
-    @property
-    def secrets_url(self) -> str:
-        return f"{self.api_url.rstrip('/')}/v1/projects/{self.project_ref}/secrets"
-
-    def list_names(self) -> set[str]:
-        try:
-            listed = json.loads(self._call("GET"))
-        except json.JSONDecodeError:
-            listed = None
-        if not isinstance(listed, list):
-            raise SupabaseApiError(f"Supabase Management API GET {self._path}: the answer is not a list of secrets")
-        return {item["name"] for item in listed if isinstance(item, dict) and "name" in item}
-
-    def upsert(self, secrets: Mapping[str, str]) -> None:
-        if secrets:
-            self._call("POST", [{"name": name, "value": secrets[name]} for name in sorted(secrets)])
-
-    def delete(self, names: Iterable[str]) -> None:
-        names = sorted(names)
-        if names:
-            self._call("DELETE", names)
-
-    @property
-    def _path(self) -> str:
-        return f"/v1/projects/{self.project_ref}/secrets"
-
-    def _call(self, method: str, body: Any = None) -> bytes:
-        """One request; returns the answer's body. Raises SupabaseApiError, scrubbed of secrets."""
-        if not is_allowed_api_url(self.api_url):
-            raise SupabaseApiError(f"refusing to send the access token to {self.api_url!r}: not https")
-        data = None if body is None else json.dumps(body).encode()
-        headers = {"Authorization": f"Bearer {self.access_token}", "Accept": "application/json",
-                   "User-Agent": USER_AGENT, **({"Content-Type": "application/json"} if data else {})}
-        request = urllib.request.Request(self.secrets_url, data=data, headers=headers, method=method)  # noqa: S310 - scheme checked above
-        try:
-            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked above
-                return response.read()
-        except urllib.error.HTTPError as error:
-            message = self._scrub(api_message(error.read()))
-            raise SupabaseApiError(f"Supabase Management API {method} {self._path} failed: "
-                                   f"HTTP {error.code}: {message}") from None
-        except (urllib.error.URLError, TimeoutError) as error:
-            reason = self._scrub(str(getattr(error, "reason", error)))
-            raise SupabaseApiError(f"Supabase Management API {method} {self._path}: unreachable: {reason}") from None
-
-    def _scrub(self, text: str) -> str:
-        for value in sorted({self.access_token, *self.redact}, key=len, reverse=True):
-            if value:
-                text = text.replace(value, REDACTED)
-        return text
-
-
-def api_message(body: bytes) -> str:
-    """The API's own message (`message` or `error` in its JSON), else the start of the body."""
-    text = body.decode("utf-8", "replace")
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError:
-        return text[:MESSAGE_LIMIT] or "(empty body)"
-    if isinstance(document, dict):
-        for key in ("message", "error", "msg"):
-            if isinstance(document.get(key), str):
-                return document[key][:MESSAGE_LIMIT]
-    return text[:MESSAGE_LIMIT]
-
-
-def api_for(props: Mapping[str, Any]) -> ManagementApi:
-    secrets = props.get("secrets") or {}
-    return ManagementApi(api_url=props.get("api_url") or API_URL, project_ref=props["project_ref"],
-                         access_token=props["access_token"], redact=tuple(secrets.values()))
+def _api(props: Mapping[str, Any]):
+    return api_for(props, redact=(props.get("secrets") or {}).values())
 
 
 # --- the dynamic provider ------------------------------------------------------------------------------------
@@ -211,7 +124,7 @@ class EdgeFunctionSecretsProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         require_valid(props)
-        api_for(props).upsert(props["secrets"])
+        _api(props).upsert_secrets(props["secrets"])
         return CreateResult(id_=props["project_ref"], outs=state_of(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -222,17 +135,17 @@ class EdgeFunctionSecretsProvider(ResourceProvider):
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         require_valid(news)
         old_secrets, new_secrets = olds.get("secrets") or {}, news["secrets"]
-        api = api_for({**news, "secrets": {**old_secrets, **new_secrets}})
-        api.upsert({name: value for name, value in new_secrets.items() if old_secrets.get(name) != value})
-        api.delete(set(old_secrets) - set(new_secrets))
+        api = _api({**news, "secrets": {**old_secrets, **new_secrets}})
+        api.upsert_secrets({name: value for name, value in new_secrets.items() if old_secrets.get(name) != value})
+        api.delete_secrets(set(old_secrets) - set(new_secrets))
         return UpdateResult(outs=state_of(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        api_for(props).delete(props.get("secrets") or {})
+        _api(props).delete_secrets(props.get("secrets") or {})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """Refresh: drop the names no longer on the project, so that the next update puts them back."""
-        present = api_for(props).list_names()
+        present = _api(props).list_secret_names()
         secrets = {name: value for name, value in (props.get("secrets") or {}).items() if name in present}
         return ReadResult(id_, state_of({**props, "secrets": secrets}))
 
@@ -270,10 +183,15 @@ class SupabaseSecretsArgs:
     edge_function_secrets: Mapping[str, pulumi.Input[str]]  # name -> value, each a Pulumi secret
     # where the Edge Function secrets lived before this component (their alias keeps the URN)
     moved_from: pulumi.Resource | None = None
+    # Supabase Vault secrets for database functions, name -> value (each a Pulumi secret)
+    vault_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class SupabaseSecrets(pulumi.ComponentResource):
-    """The Supabase project's secrets this stack manages: its Edge Function secrets. Output: names."""
+    """The Supabase project's secrets this stack manages: Edge Function and Vault secrets.
+
+    Outputs: names (Edge Function), vault_names (Vault); the values stay secrets inside the children.
+    """
 
     def __init__(self, name: str, args: SupabaseSecretsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kingtavo:secrets:SupabaseSecrets", name, None, opts)
@@ -284,4 +202,10 @@ class SupabaseSecrets(pulumi.ComponentResource):
             secrets=dict(args.edge_function_secrets), api_url=args.api_url,
             opts=pulumi.ResourceOptions(parent=self, aliases=aliases))
         self.names = sorted(args.edge_function_secrets)
-        self.register_outputs({"names": self.names})
+        self.vault_names = sorted(args.vault_secrets)
+        if args.vault_secrets:
+            VaultSecrets(f"{name}-vault-secrets", project_ref=args.project_ref, access_token=args.access_token,
+                         secrets=dict(args.vault_secrets), setting="kingtavo:vaultSecrets (names in "
+                         "kingtavo:supabase.vaultSecretNames)", description="managed by Pulumi (kingtavo)",
+                         api_url=args.api_url, opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"names": self.names, "vaultNames": self.vault_names})

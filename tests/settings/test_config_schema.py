@@ -39,12 +39,18 @@ EXPECTED_DEFAULTS = {
     ("frontend", "productionBranch"): "main", ("frontend", "rootDirectory"): None, ("frontend", "nodeVersion"): "22.x",
     ("frontend", "skewProtection"): "12 hours", ("frontend", "domain"): REQUIRED, ("frontend", "idleDomain"): REQUIRED,
     ("frontend", "blue.ref"): REQUIRED, ("frontend", "green.ref"): REQUIRED, ("frontend", "publicEnv"): {},
-    ("frontend", "serverSecretNames"): [],
+    ("frontend", "serverSecretNames"): [], ("frontend", "webAnalytics"): True, ("frontend", "speedInsights"): True,
+    ("frontend", "teamMembers"): [], ("frontend", "onCallGroup"): "on-call",
+    ("frontend", "onCallProjectRole"): "PROJECT_VIEWER",
     ("supabase", "projectRef"): REQUIRED, ("supabase", "url"): REQUIRED, ("supabase", "anonKey"): REQUIRED,
     ("supabase", "edgeFunctionSecretNames"): [], ("supabase", "apiUrl"): "https://api.supabase.com",
     ("supabase", "region"): REQUIRED, ("supabase", "connection"): "pooler",
     ("supabase", "databaseHost"): None, ("supabase", "databasePort"): 5432,
-    ("supabase", "databaseName"): "postgres",
+    ("supabase", "databaseName"): "postgres", ("supabase", "pitrRetentionDays"): None,
+    ("supabase", "sslEnforcement"): True, ("supabase", "restrictNetwork"): True, ("supabase", "allowedCidrs"): [],
+    ("supabase", "allowedCidrsV6"): [], ("supabase", "queryLogging.minDurationMs"): -1,
+    ("supabase", "queryLogging.explainMinDurationMs"): -1, ("supabase", "queryLogging.roles"): ["postgres"],
+    ("supabase", "vaultSecretNames"): [],
     ("secrets", "rotationDays"): 30, ("secrets", "recoveryWindowDays"): 30, ("secrets", "kmsDeletionWindowDays"): 30,
     ("alerting", "slackTeamId"): REQUIRED, ("alerting", "slackChannelId"): REQUIRED,
     ("alerting", "slackChannelName"): REQUIRED, ("alerting", "etlNoSuccessHours"): 6,
@@ -71,7 +77,7 @@ FIELDS = [(plane, path, field) for plane, model in PLANES.items() for path, fiel
 SECRET_TYPES = {"supabaseServiceRoleKey": "string", "supabaseAccessToken": "string", "sentryAuthToken": "string",
                 "pagerdutyIntegrationKey": "string", "pagerdutyCloudwatchIntegrationKey": "string",
                 "slackWebhookUrl": "string", "heartbeatUrl": "string", "etlApiKeys": "object",
-                "frontendServerSecrets": "object", "edgeFunctionSecrets": "object"}
+                "frontendServerSecrets": "object", "edgeFunctionSecrets": "object", "vaultSecrets": "object"}
 
 
 def committed() -> dict:

@@ -136,6 +136,17 @@ def _ipv4_cidr(value: str) -> str:
 
 Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 
+
+def _ipv6_cidr(value: str) -> str:
+    try:
+        ipaddress.IPv6Network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IPv6 CIDR") from None
+    return value
+
+
+Ipv6Cidr = Annotated[str, AfterValidator(_ipv6_cidr)]
+
 # RFC 1918 and RFC 6598 (shared address space): the ranges AWS recommends for a VPC.
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                                                            "100.64.0.0/10"))

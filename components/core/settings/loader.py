@@ -69,7 +69,7 @@ SECRET_KEYS: dict[str, str | None] = {
     "supabaseServiceRoleKey": None, "supabaseAccessToken": None, "sentryAuthToken": None,
     "pagerdutyIntegrationKey": None, "pagerdutyCloudwatchIntegrationKey": None, "slackWebhookUrl": None,
     "heartbeatUrl": None, "etlApiKeys": "etl.apiKeyNames", "frontendServerSecrets": "frontend.serverSecretNames",
-    "edgeFunctionSecrets": "supabase.edgeFunctionSecretNames",
+    "edgeFunctionSecrets": "supabase.edgeFunctionSecretNames", "vaultSecrets": "supabase.vaultSecretNames",
 }
 SCALAR_KEYS = ("activeColor",)
 # Provider credentials: like our own secrets, they must never be plaintext in a stack file.
@@ -90,6 +90,7 @@ class StackSecrets:
     etl_api_keys: dict[str, Secret]
     frontend_server_secrets: dict[str, Secret]
     edge_function_secrets: dict[str, Secret]
+    vault_secrets: dict[str, Secret]
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,18 @@ def _minimum_problems(env: environments.Environment, planes: Mapping[str, Plane 
     if least.point_in_time_recovery and isinstance(backups, BackupsSettings) and not backups.point_in_time_recovery:
         problems.append(f"{PROJECT}:backups.pointInTimeRecovery: {name} requires point-in-time recovery "
                         f"(expected true)")
+    supabase, frontend = planes.get("supabase"), planes.get("frontend")
+    if isinstance(backups, BackupsSettings) and isinstance(supabase, SupabaseSettings):
+        if backups.point_in_time_recovery and supabase.pitr_retention_days is None:
+            problems.append(f"{PROJECT}:supabase.pitrRetentionDays: backups.pointInTimeRecovery is true, so the "
+                            f"PITR add-on's retention is required (7, 14 or 28)")
+        if (not backups.point_in_time_recovery and supabase.pitr_retention_days is not None
+                and not least.point_in_time_recovery):  # where PITR is required, that message says it
+            problems.append(f"{PROJECT}:supabase.pitrRetentionDays: is set but backups.pointInTimeRecovery is false; "
+                            f"set both or neither")
+    if isinstance(frontend, FrontendSettings) and frontend.team_members and not env.owns_vercel_project:
+        problems.append(f"{PROJECT}:frontend.teamMembers: the Vercel team and project are declared by the stack that "
+                        f"owns the project, not {name}; leave this empty here")
     return problems
 
 

@@ -32,6 +32,8 @@ SECRET_DESCRIPTIONS = {
                                          "critical SNS topic posts to its enqueue URL (a different PagerDuty "
                                          "integration type from the Events API v2 key).",
     "slackWebhookUrl": "Slack incoming-webhook URL for Alertmanager's warning route.",
+    "vaultSecrets": "Supabase Vault secrets for database functions, NAME: value; exactly the names in "
+                    "supabase.vaultSecretNames.",
     "heartbeatUrl": "The dead man's switch's ping URL (a Healthchecks-style or PagerDuty heartbeat check; the URL "
                     "holds its token): Alertmanager sends the always-firing Watchdog there every "
                     "alerting.heartbeatIntervalMinutes, and the check pages when the pings stop.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import re
 from typing import Annotated, Literal
@@ -16,7 +17,18 @@ from pydantic import Field, model_validator
 
 from components.core import reserved
 from components.core.settings.errors import keyed
-from components.core.settings.fields import ENV_NAME, EnvName, GitRef, Hostname, HttpsUrl, Number, Unique, matching
+from components.core.settings.fields import (
+    ENV_NAME,
+    Cidr,
+    EnvName,
+    GitRef,
+    Hostname,
+    HttpsUrl,
+    Ipv6Cidr,
+    Number,
+    Unique,
+    matching,
+)
 from components.core.settings.planes import Plane
 from components.core.settings.secret_names import looks_like_secret_value, looks_secret
 
@@ -39,6 +51,22 @@ def vercel_name_conflicts(name: str) -> list[str]:
     return []
 
 
+VercelProjectRole = Literal["ADMIN", "PROJECT_DEVELOPER", "PROJECT_VIEWER"]
+
+
+class VercelMember(Plane):
+    """One person on the Vercel team, by Vercel user id (never an email): a Contributor with one project role."""
+
+    user_id: str = Field(pattern=r"^[A-Za-z0-9]{20,32}$",
+                         description="the person's Vercel user id (Account Settings > General > Vercel ID)")
+    label: str = Field(pattern=r"^[a-z][a-z0-9-]{0,38}$",
+                       description="a short lower-case handle for resource names and plans (not an email)")
+    project_role: VercelProjectRole = Field(
+        "PROJECT_VIEWER", description="role on the web app's project: ADMIN (operators: may read and change "
+        "production variables), PROJECT_DEVELOPER (preview and development only) or PROJECT_VIEWER")
+    on_call: bool = Field(False, description="member of the on-call access group")
+
+
 class FrontendSettings(Plane):
     """The Vercel project of the Next.js app, its variables for this stack's target, blue/green aliases."""
 
@@ -59,6 +87,15 @@ class FrontendSettings(Plane):
     server_secret_names: Annotated[list[EnvName], Unique] = Field(
         default_factory=list, description="names of the server-side secrets in frontendServerSecrets, each once; "
         "never NEXT_PUBLIC_")
+    web_analytics: bool = Field(True, description="Vercel Web Analytics on the project (the stack that owns it)")
+    speed_insights: bool = Field(True, description="Vercel Speed Insights on the project (billed on Pro)")
+    team_members: list[VercelMember] = Field(
+        default_factory=list, description="people on the Vercel team, each a Contributor with one project role; "
+        "declared by the stack that owns the project only")
+    on_call_group: str = Field("on-call", pattern=r"^[a-z][a-z0-9-]{0,38}$",
+                               description="name of the Vercel access group of the on-call people")
+    on_call_project_role: VercelProjectRole = Field(
+        "PROJECT_VIEWER", description="the on-call access group's role on the project")
 
     @model_validator(mode="after")
     def _env_names(self) -> FrontendSettings:
@@ -85,6 +122,10 @@ class FrontendSettings(Plane):
                                 f"browser; a server-side secret must not be NEXT_PUBLIC_")
         if self.domain == self.idle_domain:
             problems.append(f"idleDomain: must differ from domain ({self.domain!r})")
+        for attribute, key in (("user_id", "userId"), ("label", "label")):
+            values = [getattr(member, attribute) for member in self.team_members]
+            problems += [f"teamMembers: {key} {value!r} is listed more than once"
+                         for value in sorted({v for v in values if values.count(v) > 1})]
         keyed(problems)
         return self
 
@@ -129,6 +170,18 @@ def anon_key_problems(key: str, project_ref: str) -> list[str]:
     return []
 
 
+class QueryLoggingSettings(Plane):
+    """Slow-query logging for the roles that connect directly (Supabase documents it per role); off by default."""
+
+    min_duration_ms: int = Field(-1, ge=-1, le=3_600_000, description="log_min_duration_statement in "
+                                 "milliseconds for the listed roles: statements at least this slow are logged "
+                                 "with their text; -1 is off")
+    explain_min_duration_ms: int = Field(-1, ge=-1, le=3_600_000, description="auto_explain.log_min_duration in "
+                                         "milliseconds: also log the plans of such statements; -1 is off")
+    roles: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]] = Field(
+        default_factory=lambda: ["postgres"], min_length=1, description="database roles the settings apply to")
+
+
 class SupabaseSettings(Plane):
     """The Supabase project: its API, the Edge Function secrets and where the database is reached."""
 
@@ -150,6 +203,21 @@ class SupabaseSettings(Plane):
                                            "aws-0-<region>.pooler.supabase.com (or the direct host)")
     database_port: int = Field(5432, ge=1, le=65535, description="the database port")
     database_name: str = Field("postgres", pattern=r"^[A-Za-z_][A-Za-z0-9_$-]{0,62}$", description="the database")
+    pitr_retention_days: Literal[7, 14, 28] | None = Field(
+        None, description="point-in-time recovery add-on retention in days (pitr_7/14/28; needs Pro and Small "
+        "compute); null is no add-on. Required when backups.pointInTimeRecovery is true")
+    ssl_enforcement: bool = Field(True, description="refuse non-TLS connections to Postgres and the pooler")
+    restrict_network: bool = Field(True, description="allow Postgres and the pooler only from the VPC's NAT "
+                                   "addresses and allowedCidrs / allowedCidrsV6")
+    allowed_cidrs: list[Cidr] = Field(default_factory=list, description="CI's and operators' IPv4 CIDRs allowed "
+                                      "to reach the database, besides the NAT gateways' addresses")
+    allowed_cidrs_v6: list[Ipv6Cidr] = Field(default_factory=list, description="IPv6 CIDRs allowed to reach the "
+                                             "database (needed for IPv6 clients without the IPv4 add-on)")
+    query_logging: QueryLoggingSettings = Field(default_factory=QueryLoggingSettings,
+                                                description="slow-query logging; off by default")
+    vault_secret_names: Annotated[list[EnvName], Unique] = Field(
+        default_factory=list, description="names of the Supabase Vault secrets for database functions; their "
+        "values are in the secret vaultSecrets")
 
     @property
     def host(self) -> str:
@@ -179,6 +247,10 @@ class SupabaseSettings(Plane):
         if direct and direct["ref"] != self.project_ref:
             problems.append(f"databaseHost: {self.database_host!r} is project {direct['ref']!r}'s database, not "
                             f"projectRef {self.project_ref!r}'s")
+        problems += [f"allowedCidrs: {cidr} allows every address; list CI's and the operators' ranges"
+                     for cidr in self.allowed_cidrs if cidr == "0.0.0.0/0"]
+        problems += [f"allowedCidrsV6: {cidr} allows every address; list the ranges that need access"
+                     for cidr in self.allowed_cidrs_v6 if ipaddress.IPv6Network(cidr).prefixlen == 0]
         if self.api_url.rstrip("/") not in SUPABASE_API_URLS:
             problems.append(f"apiUrl: {self.api_url!r} is not Supabase's Management API; the access token and every "
                             f"Edge Function secret are sent there (expected one of {', '.join(SUPABASE_API_URLS)})")
