@@ -148,11 +148,21 @@ def test_the_forwarder_pages_the_critical_topic_with_the_secret_read_at_run_time
     assert function.inputs["runtime"] == "python3.12"
     assert function.inputs["code"] == {"fileArchive": "build/lambdas/vercel_alert_forwarder.zip"}
     secret = result.one("aws:secretsmanager/secret:Secret", "alerts-vercel-webhook-secret")
+    table = result.one("aws:dynamodb/table:Table", "alerts-vercel-forwarder-deliveries")
     assert function.inputs["environment"]["variables"] == {
         "CRITICAL_TOPIC_ARN": _topic_outputs(result)["critical"],
         "WEBHOOK_SECRET_ARN": secret.outputs["arn"],
-        "VERCEL_PROJECT_ID": _production_project_id(result),
+        "VERCEL_PROJECT_IDS": _production_project_id(result),
+        "DELIVERY_TABLE_NAME": table.inputs["name"],
     }
+    # the handler's idempotency store: one claim per delivery id, expiring by TTL (lambdas/vercel_alert_forwarder)
+    assert table.inputs["hashKey"] == "deliveryId"
+    assert table.inputs["attributes"] == [{"name": "deliveryId", "type": "S"}]
+    assert table.inputs["ttl"] == {"attributeName": "expiresAt", "enabled": True}
+    platform_key = result.one("aws:kms/key:Key", "platform-key").outputs["arn"]
+    assert table.inputs["serverSideEncryption"]["kmsKeyArn"] == platform_key
+    # a flood of unsigned requests is refused before any AWS call; the cap bounds it without starving real ones
+    assert (function.inputs["reservedConcurrentExecutions"], function.inputs["timeout"]) == (20, 5)
     assert function.inputs["loggingConfig"]["applicationLogLevel"] == "INFO", "botocore's DEBUG log prints secrets"
 
 
@@ -167,7 +177,11 @@ def test_the_forwarder_may_only_page_read_its_secret_and_write_its_logs():
     grants = {(json.dumps(s["Action"]), s["Resource"], json.dumps(s.get("Condition"), sort_keys=True))
               for s in policy["Statement"]}
     assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    table_arn = result.one("aws:dynamodb/table:Table", "alerts-vercel-forwarder-deliveries").outputs["arn"]
     assert grants == {
+        ('["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]', table_arn, "null"),
+        ('["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]', topic_key,
+         '{"StringEquals": {"kms:ViaService": "dynamodb.eu-central-1.amazonaws.com"}}'),
         ('"sns:Publish"', _topic_outputs(result)["critical"], "null"),
         ('["kms:GenerateDataKey", "kms:Decrypt"]', topic_key,
          '{"StringEquals": {"kms:ViaService": "sns.eu-central-1.amazonaws.com"}}'),

@@ -84,6 +84,13 @@ def aws_env(monkeypatch, api):
         monkeypatch.setenv("SUPABASE_API_URL", api.url)
         monkeypatch.setenv("ACCESS_TOKEN_SECRET_ARN", arn)
         monkeypatch.setenv("METRIC_NAMESPACE", "Kingtavo/Backups")
+        # the archive with last night's dump, 5 hours old, as the dump job names it
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="kingtavo-staging-db-backups", CreateBucketConfiguration={
+            "LocationConstraint": "eu-central-1"})
+        stamp = (NOW - timedelta(hours=5)).strftime("%Y%m%dT%H%M%SZ")
+        s3.put_object(Bucket="kingtavo-staging-db-backups", Key=f"daily/staging-{stamp}.dump", Body=b"PGDMP")
+        monkeypatch.setenv("BACKUP_BUCKET", "kingtavo-staging-db-backups")
         yield token
 
 
@@ -95,7 +102,8 @@ def _backup(status: str, hours_ago: float) -> dict:
 def _published() -> dict[str, float]:
     cloudwatch = boto3.client("cloudwatch")
     values = {}
-    for name in ("HoursSinceLastCompletedBackup", "FailedBackups", "PitrEnabled", "FutureDatedBackups"):
+    for name in ("HoursSinceLastCompletedBackup", "FailedBackups", "PitrEnabled", "FutureDatedBackups",
+                 "HoursSinceNewestDump"):
         stats = cloudwatch.get_metric_statistics(
             Namespace="Kingtavo/Backups", MetricName=name, Dimensions=[{"Name": "Environment", "Value": "staging"}],
             StartTime=NOW - timedelta(hours=1), EndTime=NOW + timedelta(hours=1), Period=3600, Statistics=["Maximum"])
@@ -109,7 +117,7 @@ def test_fresh_backups_publish_healthy_metrics_and_send_the_token(api, aws_env):
                 "backups": [_backup("COMPLETED", 30), _backup("COMPLETED", 5)]}
     result = handler.lambda_handler({}, None, now=NOW)
     assert result == {"HoursSinceLastCompletedBackup": 5.0, "FailedBackups": 0.0, "PitrEnabled": 1.0,
-                      "FutureDatedBackups": 0.0}
+                      "FutureDatedBackups": 0.0, "HoursSinceNewestDump": 5.0}
     assert _published() == result
     assert api.requests == [{"path": f"/v1/projects/{REF}/database/backups", "authorization": f"Bearer {aws_env}"}]
 
@@ -277,3 +285,10 @@ def test_a_malformed_backup_list_raises_the_api_error_and_publishes_nothing(api,
         handler.lambda_handler({}, None, now=NOW)
     assert f"backup list: {field}" in str(caught.value)
     assert all(value is None for value in _published().values())
+
+
+def test_the_run_publishes_the_newest_dump_s_age_from_the_archive(api, aws_env):
+    """The archive side (dump_age.py) runs in the handler: last night's dump is 5 hours old."""
+    api.body = {"pitr_enabled": True, "walg_enabled": True, "backups": [_backup("COMPLETED", 2)]}
+    assert handler.lambda_handler({}, None, now=NOW)["HoursSinceNewestDump"] == pytest.approx(5.0)
+    assert _published()["HoursSinceNewestDump"] == pytest.approx(5.0)

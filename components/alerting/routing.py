@@ -220,7 +220,7 @@ class AlertRouting(pulumi.ComponentResource):
             endpoint=url.function_url,
             events=["alerts.triggered"],
             # No project_ids: Vercel accepts an alert-rule destination only on an account-wide webhook. The
-            # forwarder pages only for the production project (VERCEL_PROJECT_ID) and ignores other projects.
+            # forwarder pages only for the production project (VERCEL_PROJECT_IDS) and ignores other projects.
             opts=pulumi.ResourceOptions(parent=self))
         aws.secretsmanager.SecretVersion(
             f"{name}-vercel-webhook-secret-value", secret_id=webhook_secret.id,
@@ -235,23 +235,36 @@ class AlertRouting(pulumi.ComponentResource):
                                    ) -> aws.lambda_.Function:
         """The forwarder: publish to the critical topic, read its one secret, write its own logs."""
         region, forwarder = args.ctx.aws.region, f"{name}-vercel-forwarder"
+        # Each delivery id pages once: the forwarder claims it here (a conditional put), expiring with its TTL.
+        deliveries = aws.dynamodb.Table(
+            f"{forwarder}-deliveries", name=f"kingtavo-{args.ctx.environment}-vercel-alert-deliveries",
+            billing_mode="PAY_PER_REQUEST", hash_key="deliveryId",
+            attributes=[aws.dynamodb.TableAttributeArgs(name="deliveryId", type="S")],
+            ttl=aws.dynamodb.TableTtlArgs(attribute_name="expiresAt", enabled=True),
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True,
+                                                                               kms_key_arn=args.ctx.key_arn),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=False),
+            tags=args.ctx.tags("alerting"), opts=pulumi.ResourceOptions(parent=self))
         built = PythonFunction(forwarder, PythonFunctionArgs(
             args.ctx, "alerting", "vercel-alert-forwarder",
             code=pulumi.FileArchive("build/lambdas/vercel_alert_forwarder.zip"),
             policy=lambda log_group_arn: pulumi.Output.all(
                 self.topics["critical"].arn, args.ctx.key_arn, webhook_secret.arn, secrets_kms_key_arn,
-                log_group_arn).apply(lambda v: vercel_forwarder_policy(v[0], v[1], v[2], v[3], v[4], region)),
+                log_group_arn, deliveries.arn).apply(
+                lambda v: vercel_forwarder_policy(v[0], v[1], v[2], v[3], v[4], region, deliveries_table_arn=v[5])),
             log_retention_days=90,
             environment={
                 "CRITICAL_TOPIC_ARN": self.topics["critical"].arn,
                 "WEBHOOK_SECRET_ARN": webhook_secret.arn,
-                "VERCEL_PROJECT_ID": project_id,
+                "VERCEL_PROJECT_IDS": project_id,  # comma-separated: only these projects page
+                "DELIVERY_TABLE_NAME": deliveries.name,
             },
             description="Verifies Vercel alert webhooks and pages the critical route",
             role_description="The Vercel alert forwarder Lambda",
-            timeout=10, memory_size=128,
-            # Caps what a flood of forged requests can cost; real alerts arrive a few at a time.
-            reserved_concurrency=5,
+            timeout=5, memory_size=128,
+            # Unsigned requests are refused before any AWS call (milliseconds each), so a flood costs little; the
+            # cap bounds it without starving real deliveries, which arrive a few at a time.
+            reserved_concurrency=20,
             # INFO, not DEBUG: botocore's debug log would print the secret it fetched.
             application_log_level="INFO", system_log_level="WARN",
             errors_alarm=ErrorsAlarm(
@@ -292,10 +305,17 @@ class AlertRouting(pulumi.ComponentResource):
 
 
 def vercel_forwarder_policy(critical_topic_arn: str, topic_key_arn: str, secret_arn: str, secrets_key_arn: str,
-                            log_group_arn: str, region: str) -> dict:
+                            log_group_arn: str, region: str, deliveries_table_arn: str) -> dict:
     """Least privilege for the forwarder. The critical topic is KMS-encrypted, so publishing needs its key
-    (through SNS only); reading the secret needs the secrets key (through Secrets Manager only)."""
+    (through SNS only); reading the secret needs the secrets key (through Secrets Manager only); the
+    deliveries table (encrypted with the platform key, through DynamoDB only) records which ids paged."""
     return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ClaimDeliveries", "Effect": "Allow",
+         "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+         "Resource": deliveries_table_arn},
+        {"Sid": "UseThePlatformKeyThroughDynamoDb", "Effect": "Allow",
+         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"], "Resource": topic_key_arn,
+         "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}}},
         {"Sid": "PageTheCriticalRoute", "Effect": "Allow", "Action": "sns:Publish", "Resource": critical_topic_arn},
         {"Sid": "UseTheTopicKeyThroughSns", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
          "Resource": topic_key_arn,

@@ -57,6 +57,11 @@ def alarm_specs(settings: BackupsSettings, require_pitr: bool) -> list[dict]:
         {"name": "backup-failed", "metric": "FailedBackups", "statistic": "Maximum",
          "operator": "GreaterThanThreshold", "threshold": 0, "missing": "notBreaching",
          "runbook": "supabase-backup-failed", "description": "A Supabase backup failed in the last day."},
+        {"name": "backup-future-dated", "metric": "FutureDatedBackups", "statistic": "Maximum",
+         "operator": "GreaterThanThreshold", "threshold": 0, "missing": "notBreaching", "severity": "warning",
+         "runbook": "supabase-backup-future-dated",
+         "description": "Supabase lists a backup dated in the future: it is not counted as fresh, so the backup "
+                        "age alarm is not fooled, but the clock or the API answer is wrong."},
         {"name": "dump-stale", "metric": "HoursSinceNewestDump", "statistic": "Maximum",
          "operator": "GreaterThanThreshold", "threshold": settings.max_dump_age_hours, "missing": "breaching",
          "runbook": "backup-dump-stale",
@@ -151,9 +156,9 @@ class BackupMonitor(pulumi.ComponentResource):
                 comparison_operator=spec["operator"],
                 threshold=spec["threshold"],
                 treat_missing_data=spec["missing"],
-                alarm_actions=[args.alarms.critical_topic_arn],
-                ok_actions=[args.alarms.critical_topic_arn],
-                tags={**tags, "severity": "critical"},
+                alarm_actions=[args.alarms.topic(spec.get("severity", "critical"))],
+                ok_actions=[args.alarms.topic(spec.get("severity", "critical"))],
+                tags={**tags, "severity": spec.get("severity", "critical")},
                 opts=child)
             for spec in alarm_specs(args.settings, args.require_pitr)
         ]

@@ -43,6 +43,18 @@ from typing import Any
 
 import boto3
 
+try:  # packaged next to this file (tools/build_lambdas.py); tests load the handler by path
+    from dump_age import hours_since_newest_dump
+except ModuleNotFoundError:  # pragma: no cover - only when loaded by path without its folder on sys.path
+    import importlib.util
+    import sys
+
+    _spec = importlib.util.spec_from_file_location("dump_age", os.path.join(os.path.dirname(__file__), "dump_age.py"))
+    _dump_age = importlib.util.module_from_spec(_spec)
+    sys.modules["dump_age"] = _dump_age
+    _spec.loader.exec_module(_dump_age)
+    hours_since_newest_dump = _dump_age.hours_since_newest_dump
+
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)
 
@@ -280,6 +292,8 @@ def lambda_handler(event, context, *, now: datetime | None = None, session=None)
     now = now or datetime.now(UTC)
     token = read_token(session.client("secretsmanager"), settings.token_secret_arn)
     metrics = compute_metrics(fetch_backups(settings, token), now)
+    # the archive side: the newest nightly dump (an S3 error fails the run, so its Errors alarm fires)
+    metrics["HoursSinceNewestDump"] = hours_since_newest_dump(session.client("s3"), os.environ["BACKUP_BUCKET"], now)
     publish(session.client("cloudwatch"), settings, metrics, now)
     LOG.info(json.dumps({"environment": settings.environment, "project": settings.project_ref, **metrics}))
     return metrics
