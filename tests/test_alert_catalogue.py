@@ -80,8 +80,9 @@ def test_a_missing_runbook_page_fails_the_catalogue(tmp_path, monkeypatch):
         alerts_doc.catalogue(_results())
 
 
-def _with_changed(result: PlanResult, type_token: str, name: str, **inputs) -> PlanResult:
-    resources = [dataclasses.replace(r, inputs={**r.inputs, **inputs}) if (r.type, r.name) == (type_token, name)
+def _with_changed(result: PlanResult, type_token: str, resource_name: str, **inputs) -> PlanResult:
+    resources = [dataclasses.replace(r, inputs={**r.inputs, **inputs})
+                 if (r.type, r.name) == (type_token, resource_name)
                  else r for r in result.resources]
     assert resources != result.resources
     return dataclasses.replace(result, resources=resources)
@@ -103,10 +104,13 @@ def test_an_alarm_tagged_one_severity_but_routed_to_another_fails():
         alerts_doc.catalogue({"production": broken})
 
 
-def test_an_unknown_sentry_alert_fails(monkeypatch):
-    monkeypatch.setattr(alerts_doc, "SENTRY_RUNBOOKS", {"fatal-alert": "sentry-fatal-error"})
-    with pytest.raises(alerts_doc.CatalogueError, match="a Sentry alert without a runbook"):
-        alerts_doc.catalogue(_results())
+def test_a_sentry_alert_whose_name_names_no_runbook_fails():
+    production = _results()["production"]
+    alert = next(r for r in production.resources if r.type == "sentry:index/sentryIssueAlert:SentryIssueAlert")
+    unnamed = alert.inputs["name"].split(" (runbook:")[0]
+    broken = _with_changed(production, alert.type, alert.name, **{"name": unnamed})
+    with pytest.raises(alerts_doc.CatalogueError, match="a Sentry alert whose name names no runbook"):
+        alerts_doc.catalogue({"production": broken})
 
 
 def test_check_mode_fails_on_a_stale_file(tmp_path, monkeypatch):

@@ -14,9 +14,7 @@ Where a runbook is read from:
 - Prometheus rules: the `runbook_url` annotation;
 - CloudWatch alarms and EventBridge rules: the description's trailing `Runbook: <url>` (AlarmTargets.describe);
 - the Vercel rule: `(runbook: <slug>)` in its name (the rule has no description; Vercel shows the name);
-- Sentry alerts (no description field): `(runbook: <slug>)` in the alert's name when it has one; until
-  components/observability/sentry.py writes it there, SENTRY_RUNBOOKS maps the alert (by its resource name's last
-  part) to its page.
+- Sentry alerts (no description field): `(runbook: <slug>)` at the end of the alert's name.
 
 Our own code, not a library: the catalogue is a projection of this program's plan, which only this program has.
 """
@@ -37,8 +35,6 @@ STACKS = ("staging", "production")
 PROMETHEUS_ROUTES = {"critical": "Alertmanager: PagerDuty + Slack", "warning": "Alertmanager: Slack",
                      "none": "Alertmanager: heartbeat (dead man's switch)"}
 TOPIC_ROUTES = {"critical": "SNS alerts-critical: PagerDuty + Slack", "warning": "SNS alerts-warning: Slack"}
-SENTRY_RUNBOOKS = {"fatal-alert": "sentry-fatal-error", "burst-alert": "sentry-error-burst",
-                   "error-rate-alert": "sentry-error-rate"}
 _RUNBOOK_URL = re.compile(r"/([a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 _DESCRIBED = re.compile(r"Runbook: (\S+)$")
 _NAMED = re.compile(r"\(runbook: ([a-z0-9-]+)\)")
@@ -132,12 +128,10 @@ def _sentry(result, environment: str) -> list[Alert]:
     for kind in ("sentryIssueAlert:SentryIssueAlert", "sentryMetricAlert:SentryMetricAlert"):
         for alert in result.by_type(f"sentry:index/{kind}"):
             name = _generic(alert.inputs["name"], environment)
-            named = _NAMED.search(name)  # `(runbook: <slug>)` in the name wins once sentry.py writes it
-            suffix = next((s for s in SENTRY_RUNBOOKS if alert.name.endswith(s)), None)
-            if named is None and suffix is None:
-                raise CatalogueError(f"{alert.name}: a Sentry alert without a runbook in SENTRY_RUNBOOKS")
-            runbook = named.group(1) if named else SENTRY_RUNBOOKS[suffix]
-            name = name[:named.start()].strip() if named else name
+            named = _NAMED.search(name)  # sentry.py ends each alert's name with `(runbook: <slug>)`
+            if named is None:
+                raise CatalogueError(f"{alert.name}: a Sentry alert whose name names no runbook")
+            runbook, name = named.group(1), name[:named.start()].strip()
             severity = "critical" if name.startswith("Critical:") else "warning"
             alerts.append(Alert(name, "Sentry", severity, "Sentry: PagerDuty (critical service)", runbook,
                                 name.split(": ", 1)[-1]))

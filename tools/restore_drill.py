@@ -1,7 +1,7 @@
 """The restore drill: restore the newest dump into a scratch database and prove it holds what was dumped.
 
     SCRATCH_DATABASE_URL=... OPS_RECORDER_DATABASE_URL=... \\
-        python -m tools.restore_drill --environment staging --backup-uri s3://<bucket>/ [--max-dump-age-hours 26]
+        python -m tools.restore_drill --environment staging --backup-uri s3://<bucket>/ [--max-dump-age-hours 30]
     python -m tools.restore_drill --environment staging --dump backup.dump --manifest backup.manifest.json
 
 Every dump the nightly job takes comes with a manifest written in the dump's own snapshot
@@ -15,7 +15,7 @@ is read as the old name of the same thing; tools/ops_record_core.py: TLS verifie
 a failed write logged and counted but never failing the drill), prints a report, and exits 1 on any
 mismatch (2 when it could not run).
 
-A dump older than --max-dump-age-hours (default 26, the backup alarm's threshold) is refused before any
+A dump older than --max-dump-age-hours (default 30, backups.maxDumpAgeHours, the dump-stale alarm's threshold) is refused before any
 restore: the drill fails (exit 1) and records why, since restoring it would prove an archive that has
 stopped receiving dumps. The scratch database is reached with libpq (pg_restore, psql), which decodes
 the URL itself; for any host but this machine the URL must ask for `sslmode=verify-full` or `verify-ca`.
@@ -40,7 +40,7 @@ from tools import ops_record_core
 ROOT = Path(__file__).resolve().parent.parent
 FINGERPRINT_SQL = ROOT / "components" / "backups" / "backup_job" / "fingerprint.sql"
 DEFAULT_SCHEMAS = "public,ops,ops_private"
-DEFAULT_MAX_DUMP_AGE_HOURS = 26.0
+DEFAULT_MAX_DUMP_AGE_HOURS = 30.0  # backups.maxDumpAgeHours: the dump-stale alarm's threshold
 RECORDER_URL_ENVS = ("OPS_RECORDER_DATABASE_URL", "SOURCE_DATABASE_URL")
 
 

@@ -128,14 +128,15 @@ class ErrorTracking(pulumi.ComponentResource):
         common = {"organization": settings.organization, "project": project.id, "environment": environment,
                   "frequency": ALERT_FREQUENCY_MINUTES, "actions": [pagerduty_issue_action(settings)]}
         sentry.SentryIssueAlert(
-            f"{name}-{app.role}-fatal-alert", name=f"Critical: fatal error in the {app.title} ({environment})",
+            f"{name}-{app.role}-fatal-alert",
+            name=f"Critical: fatal error in the {app.title} ({environment}) (runbook: sentry-fatal-error)",
             action_match="any", conditions=[{"id": FIRST_SEEN}, {"id": REGRESSION}, {"id": REAPPEARED}],
             filter_match="all", filters=[{"id": LEVEL_FILTER, "match": "eq", "level": LEVEL_FATAL}],
             opts=child, **common)
         sentry.SentryIssueAlert(
             f"{name}-{app.role}-burst-alert",
             name=(f"Critical: an error seen more than {settings.error_burst_count} times in {WINDOW_MINUTES} minutes "
-                  f"in the {app.title} ({environment})"),
+                  f"in the {app.title} ({environment}) (runbook: sentry-error-burst)"),
             action_match="all",
             conditions=[{"id": EVENT_FREQUENCY, "value": str(settings.error_burst_count), "comparisonType": "count",
                          "interval": f"{WINDOW_MINUTES}m"}],
@@ -150,7 +151,7 @@ class ErrorTracking(pulumi.ComponentResource):
         sentry.SentryMetricAlert(
             f"{name}-{app.role}-error-rate-alert",
             name=(f"Critical: error rate above {settings.error_rate_threshold_percent:g}% over {WINDOW_MINUTES} "
-                  f"minutes in the {app.title} ({environment})"),
+                  f"minutes in the {app.title} ({environment}) (runbook: sentry-error-rate)"),
             organization=settings.organization, project=project.id, environment=environment,
             dataset="transactions", event_types=["transaction"], query="", aggregate="failure_rate()",
             time_window=WINDOW_MINUTES, threshold_type=THRESHOLD_ABOVE,
