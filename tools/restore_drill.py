@@ -18,8 +18,8 @@ mismatch (2 when it could not run).
 A dump older than --max-dump-age-hours (default 30: backups.maxDumpAgeHours, the dump-stale alarm's threshold)
 is refused before any restore: the drill fails (exit 1) and records why, since restoring it would prove an
 archive that has stopped receiving dumps. The scratch database is reached with libpq (pg_restore, psql), which
-decodes the URL itself; for any host but this machine the URL must ask for `sslmode=verify-full` or `verify-
-ca`.
+decodes the URL itself; for any host but this machine the URL must ask for `sslmode=verify-full` or
+`verify-ca`.
 """
 
 from __future__ import annotations
