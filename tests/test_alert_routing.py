@@ -49,6 +49,26 @@ def test_both_severities_reach_slack_through_chatbot(stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_chatbot_may_read_only_this_stack_s_alarms_and_trusts_only_this_account(stack):
+    result = plan(stack)
+    role = result.one("aws:iam/role:Role", "alerts-chatbot-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
+    assert not result.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") or all(
+        "ReadOnlyAccess" not in a.inputs["policyArn"] for a in result.by_type(
+            "aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
+    policy = json.loads(result.one("aws:iam/rolePolicy:RolePolicy", "alerts-chatbot-read-alarms").inputs["policy"])
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert all(a.startswith("cloudwatch:") and a.split(":")[1].startswith(("Describe", "Get", "List")) for a in actions)
+    [alarms] = [s["Resource"] for s in policy["Statement"] if "cloudwatch:DescribeAlarms" in s["Action"]]
+    assert alarms == f"arn:aws:cloudwatch:eu-central-1:111122223333:alarm:kingtavo-{stack}-*"
+    guardrail = result.one("aws:iam/policy:Policy", "alerts-chatbot-guardrail")
+    slack = result.one("aws:chatbot/slackChannelConfiguration:SlackChannelConfiguration")
+    assert slack.inputs["guardrailPolicyArns"] == [guardrail.outputs["arn"]]
+    assert json.loads(guardrail.inputs["policy"]) == policy
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_only_this_account_s_alarms_and_events_may_publish(stack):
     for policy in plan(stack).by_type("aws:sns/topicPolicy:TopicPolicy"):
         statements = json.loads(policy.inputs["policy"])["Statement"]

@@ -148,3 +148,13 @@ def test_the_chart_is_a_current_release():
     release = plan("production").one(RELEASE, "monitoring-prometheus-stack")
     major = int(release.inputs["version"].split(".")[0])
     assert major >= 91, "kube-prometheus-stack 91.x (Alertmanager 0.33+, url_file for the heartbeat)"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_grafana_s_sidecar_reads_configmaps_in_its_own_namespace_only(stack):
+    """A cluster-wide sidecar with a ClusterRole could read every Secret (the ETL's too)."""
+    grafana = _values(stack)["grafana"]
+    assert grafana["rbac"] == {"namespaced": True}
+    dashboards = grafana["sidecar"]["dashboards"]
+    assert (dashboards["resource"], dashboards["searchNamespace"]) == ("configmap", "monitoring")
+    assert grafana["sidecar"]["datasources"]["resource"] == "configmap"

@@ -401,3 +401,16 @@ def test_edge_function_secrets_come_from_secret_config_and_stay_secret(stack):
     assert resource.raw_inputs["secrets"]["value"] == result.secrets["kingtavo:edgeFunctionSecrets"]
     assert sorted(resource.inputs["secrets"]) == sorted(supabase["edgeFunctionSecretNames"])
     assert resource.raw_inputs["access_token"]["value"] == result.secrets["kingtavo:supabaseAccessToken"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_secret_has_a_resource_policy_denying_all_but_its_readers(stack):
+    """Not only the ETL's: the dump credential, the monitor's token and the webhook secret too (issue 19)."""
+    result = plan(stack)
+    secrets_ = {s.outputs["arn"]: s.name for s in result.by_type("aws:secretsmanager/secret:Secret")}
+    policies = {p.inputs["secretArn"]: json.loads(p.inputs["policy"])
+                for p in result.by_type("aws:secretsmanager/secretPolicy:SecretPolicy")}
+    assert set(secrets_) <= set(policies), [secrets_[arn] for arn in set(secrets_) - set(policies)]
+    for arn, policy in policies.items():
+        deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
+        assert (deny["Principal"], deny["Action"]) == ("*", "secretsmanager:GetSecretValue"), secrets_.get(arn)

@@ -156,8 +156,13 @@ class ClusterMonitoring(pulumi.ComponentResource):
                 "serviceMonitorSelectorNilUsesHelmValues": False,
                 "retention": "15d",
             }},
-            "grafana": {"sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL[0],
-                                                   "labelValue": DASHBOARD_LABEL[1], "searchNamespace": "ALL"}}},
+            # The dashboards' sidecar reads ConfigMaps in this namespace only: a namespaced Role, no ClusterRole
+            # that could read every Secret in the cluster (the ETL's included).
+            "grafana": {"rbac": {"namespaced": True},
+                        "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL[0],
+                                                   "labelValue": DASHBOARD_LABEL[1], "resource": "configmap",
+                                                   "searchNamespace": MONITORING_NAMESPACE},
+                                    "datasources": {"resource": "configmap"}}},
         }
         release = k8s.helm.v3.Release(
             f"{name}-prometheus-stack",

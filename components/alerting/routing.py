@@ -36,6 +36,7 @@ from components.core.lambda_function import (
     moved_from_component,
     write_own_logs_statement,
 )
+from components.core.secret_policy import restrict_reads
 from components.core.settings import AlertingSettings, Secret
 
 SEVERITIES = ("critical", "warning")
@@ -137,15 +138,22 @@ class AlertRouting(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self.topics["critical"]))
 
     def _slack(self, name: str, args: AlertRoutingArgs) -> None:
+        """Slack through Chatbot. Its role and the channel's guardrail allow only reading this stack's alarms and
+        metrics (what Chatbot shows next to an alarm), not the account's logs or anything else."""
+        ctx = args.ctx.aws
         role = aws.iam.Role(
             f"{name}-chatbot-role",
-            assume_role_policy=service_trust_policy("chatbot.amazonaws.com"),
+            # only on behalf of this account (confused deputy; AWS documents aws:SourceAccount for Chatbot)
+            assume_role_policy=service_trust_policy("chatbot.amazonaws.com", ctx.account_id),
             tags=args.ctx.tags(),
             opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicyAttachment(
-            f"{name}-chatbot-read-alarms", role=role.name,
-            policy_arn=f"arn:{args.ctx.aws.partition}:iam::aws:policy/CloudWatchReadOnlyAccess",
-            opts=pulumi.ResourceOptions(parent=role))
+        document = json.dumps(chatbot_policy(ctx.partition, ctx.region, ctx.account_id, args.ctx.environment))
+        aws.iam.RolePolicy(f"{name}-chatbot-read-alarms", role=role.id, policy=document,
+                           opts=pulumi.ResourceOptions(parent=role))
+        guardrail = aws.iam.Policy(
+            f"{name}-chatbot-guardrail", name=f"kingtavo-{args.ctx.environment}-chatbot-guardrail",
+            description="The most a Slack channel's Chatbot may do: read this stack's alarms and metrics",
+            policy=document, tags=args.ctx.tags(), opts=pulumi.ResourceOptions(parent=self))
         aws.chatbot.SlackChannelConfiguration(
             f"{name}-slack",
             configuration_name=f"kingtavo-{args.ctx.environment}-alerts",
@@ -153,7 +161,7 @@ class AlertRouting(pulumi.ComponentResource):
             slack_channel_id=args.settings.slack_channel_id,
             sns_topic_arns=[topic.arn for topic in self.topics.values()],
             iam_role_arn=role.arn,
-            guardrail_policy_arns=[f"arn:{args.ctx.aws.partition}:iam::aws:policy/ReadOnlyAccess"],
+            guardrail_policy_arns=[guardrail.arn],
             logging_level="ERROR",
             opts=pulumi.ResourceOptions(parent=self))
 
@@ -285,6 +293,8 @@ class AlertRouting(pulumi.ComponentResource):
             statistic="Sum", period=300, evaluation_periods=1, comparison_operator="GreaterThanThreshold",
             threshold=0, treat_missing_data="notBreaching", alarm_actions=[self.topics["warning"].arn],
             tags={**args.ctx.tags("alerting"), "severity": "warning"}, opts=pulumi.ResourceOptions(parent=built))
+        restrict_reads(f"{name}-vercel-webhook-secret", webhook_secret, [built.role_arn], [],
+                       args.ctx.aws.partition, parent=self)  # only the forwarder reads the signing secret
         return built.function
 
     def _public_function_url(self, name: str, function: aws.lambda_.Function) -> aws.lambda_.FunctionUrl:
@@ -302,6 +312,18 @@ class AlertRouting(pulumi.ComponentResource):
             f"{name}-vercel-forwarder-url-function-invoke", action="lambda:InvokeFunction", function=function.name,
             principal="*", invoked_via_function_url=True, opts=pulumi.ResourceOptions(parent=function))
         return url
+
+
+def chatbot_policy(partition: str, region: str, account_id: str, environment: str) -> dict:
+    """Read this stack's alarms (by name prefix) and metrics; the metric reads take no resource-level scoping."""
+    alarms = f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:kingtavo-{environment}-*"
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadThisStacksAlarms", "Effect": "Allow",
+         "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"], "Resource": alarms},
+        {"Sid": "ReadMetricsForTheAlarmGraphs", "Effect": "Allow",
+         "Action": ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"],
+         "Resource": "*"},
+    ]}
 
 
 def vercel_forwarder_policy(critical_topic_arn: str, topic_key_arn: str, secret_arn: str, secrets_key_arn: str,

@@ -18,6 +18,7 @@ import pulumi_random as random
 
 from components.compute.namespace import Fence, ServiceNamespace, ServiceNamespaceArgs
 from components.core.context import StackContext
+from components.core.secret_policy import restrict_reads
 from components.core.settings import BackupsSettings, SupabaseSettings
 from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
 from components.secrets.rotation import PostgresRotator, database_credential
@@ -69,6 +70,9 @@ class BackupDumpJob(pulumi.ComponentResource):
             args.ctx, namespace=args.namespace, service_account="db-backup", fence=args.fence,
             k8s_provider=args.k8s_provider, oidc_provider_arn=args.oidc_provider_arn, oidc_issuer=args.oidc_issuer),
             opts=pulumi.ResourceOptions(parent=self))
+        # only the dump job reads the credential; the rotation function is spared the deny
+        restrict_reads(f"{name}-db-credential", self.credential, [identity.role.arn], [args.rotator.role_arn],
+                       args.ctx.aws.partition, parent=self)
         identity.role.grant(f"{name}-upload-and-read-credential", pulumi.Output.all(
             args.bucket_arn, args.ctx.key_arn, self.credential.arn, args.secrets_kms_key_arn).apply(
             lambda v: [

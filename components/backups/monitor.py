@@ -25,6 +25,7 @@ from components.core.lambda_function import (
     moved_from_component,
     write_own_logs_statement,
 )
+from components.core.secret_policy import restrict_reads
 from components.core.settings import BackupsSettings, SupabaseSettings
 
 METRIC_NAMESPACE = "Kingtavo/Backups"
@@ -131,6 +132,8 @@ class BackupMonitor(pulumi.ComponentResource):
             moved_from=moved_from_component(self, role_name=f"{name}-role", role_parts=("policy",)),
             legacy_names={"errors": f"{name}-monitor-errors"}),
             opts=child)
+        restrict_reads(f"{name}-supabase-token", token, [self.function.role_arn], [], args.ctx.aws.partition,
+                       parent=self)  # only the monitor reads the token
         schedule = aws.cloudwatch.EventRule(
             f"{name}-hourly", schedule_expression="rate(1 hour)", description="Run the backup monitor hourly",
             tags=tags, opts=child)

@@ -26,7 +26,6 @@ its old type token is an alias, so the deployed resources keep their URNs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,9 +38,14 @@ from components.alerting.routing import AlarmTargets
 from components.core.context import AwsContext, StackContext, manual_rotation_tags
 from components.core.kms import account_admin_statement, customer_managed_key
 from components.core.reserved import DATABASE_KEYS
+from components.core.secret_policy import (  # noqa: F401 - re-exported: the secrets plane's names for them
+    principal_arn_patterns,
+    readable_only_by_policy,
+    restrict_reads,
+)
 from components.core.settings import EtlSettings, Secret, SecretsSettings, SupabaseSettings
 from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
-from components.secrets.rotation import READ_VALUE, PostgresRotator, PostgresRotatorArgs, database_credential
+from components.secrets.rotation import PostgresRotator, PostgresRotatorArgs, database_credential
 
 ETL_K8S_SECRET = "etl-secrets"
 # Kubernetes Secret key (libpq's environment variables) -> property of the database credential's JSON:
@@ -54,34 +58,6 @@ ETL_K8S_SECRET = "etl-secrets"
 def secrets_key_policy(aws_ctx: AwsContext) -> dict:
     """The account administers the key; roles use it through their own IAM policies. No `*` principal."""
     return {"Version": "2012-10-17", "Statement": [account_admin_statement(aws_ctx)]}
-
-
-def principal_arn_patterns(caller_arn: str, partition: str) -> list[str]:
-    """`aws:PrincipalArn` patterns that match the caller: an assumed role's session maps to its role (any path)."""
-    if ":assumed-role/" not in caller_arn:
-        return [caller_arn]  # an IAM user or the account root: the caller ARN is the principal ARN
-    account = caller_arn.split(":")[4]
-    role_name = caller_arn.split(":assumed-role/", 1)[1].split("/", 1)[0]
-    base = f"arn:{partition}:iam::{account}:role"
-    return [f"{base}/{role_name}", f"{base}/*/{role_name}"]
-
-
-def readable_only_by_policy(reader_arns: Sequence[str], also_excepted: Sequence[str]) -> dict:
-    """A secret's resource policy: the readers may read it; every other principal is denied its value.
-
-    `also_excepted` are principals that the deny spares but the policy does not grant anything
-    (the rotation function and the deployer get their access from their own IAM policies).
-    """
-    readers = sorted(reader_arns)
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "ReadersMayRead", "Effect": "Allow", "Principal": {"AWS": readers},
-             "Action": [READ_VALUE, "secretsmanager:DescribeSecret"], "Resource": "*"},
-            {"Sid": "NobodyElseMayRead", "Effect": "Deny", "Principal": "*", "Action": READ_VALUE, "Resource": "*",
-             "Condition": {"StringNotLike": {"aws:PrincipalArn": [*readers, *sorted(also_excepted)]}}},
-        ],
-    }
 
 
 def api_key_rotation_tags(key_name: str) -> dict[str, str]:
@@ -131,9 +107,6 @@ class EtlSecrets(pulumi.ComponentResource):
             f"{name}-key", f"Kingtavo {ctx.environment}: secrets in Secrets Manager", secrets_key_policy(ctx.aws),
             args.settings.kms_deletion_window_days, self._tags, parent=self, protect=ctx.protect)
         self.kms_key_arn = self.key.arn
-
-        caller = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self))
-        self._deployer = principal_arn_patterns(caller.arn, ctx.aws.partition)
 
         api_key_secrets = {
             key_name: self._secret(f"{name}-{resource_slug(key_name)}", f"etl/{key_name}",
@@ -202,7 +175,5 @@ class EtlSecrets(pulumi.ComponentResource):
 
     def _restrict_reads(self, resource_name: str, secret: aws.secretsmanager.Secret,
                         other_excepted: list[pulumi.Input[str]]) -> None:
-        policy = pulumi.Output.all(self._args.etl_reader_role_arn, *other_excepted).apply(
-            lambda arns: json.dumps(readable_only_by_policy([arns[0]], [*arns[1:], *self._deployer])))
-        aws.secretsmanager.SecretPolicy(f"{resource_name}-policy", secret_arn=secret.arn, policy=policy,
-                                        block_public_policy=True, opts=pulumi.ResourceOptions(parent=self))
+        restrict_reads(resource_name, secret, [self._args.etl_reader_role_arn], other_excepted,
+                       self._args.ctx.aws.partition, parent=self)
