@@ -24,7 +24,8 @@ bootstrap = BootstrapOutputs(settings.bootstrap)  # CI roles and the image regis
 vpc = network.Network("network", network.NetworkArgs(ctx, settings.network, cluster_name=settings.cluster.name))
 # where every alarm goes (PagerDuty for critical, Slack for both); built first: every plane's alarms need it
 alert_routing = alerting.AlertRouting("alerts", alerting.AlertRoutingArgs(
-    ctx, settings.alerting, pagerduty_cloudwatch_integration_key=secret.pagerduty_cloudwatch_integration_key))
+    ctx, settings.alerting, pagerduty_cloudwatch_integration_key=secret.pagerduty_cloudwatch_integration_key,
+    recovery_window_days=settings.secrets.recovery_window_days, log_retention_days=settings.cluster.log_retention_days))
 
 # --- compute: the EKS cluster and the ETL service's namespace, identity and blue/green pair ---
 cluster = compute.Cluster("cluster", compute.ClusterArgs(
@@ -95,7 +96,7 @@ backups.BackupMonitor("backup-monitor", backups.BackupMonitorArgs(
     ctx, settings.backups, supabase=settings.supabase, secrets_kms_key_arn=secret_store.kms_key_arn,
     access_token=secret.supabase_access_token.output(), alarms=alert_routing.targets,
     bucket_name=backup_archive.bucket_name, bucket_arn=backup_archive.bucket_arn, require_pitr=ctx.env.requires_pitr,
-    recovery_window_days=settings.secrets.recovery_window_days))
+    recovery_window_days=settings.secrets.recovery_window_days, log_retention_days=settings.cluster.log_retention_days))
 
 outputs = {  # the two summaries state the platform settings a plan should show (no secret in them)
     "environment": settings.environment, "liveColor": etl.live_color, "etlLiveRelease": etl.live_release,

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.plans import STACKS, plan
 from tests.support.secret_walk import find_leaks
-from tools.harness import is_secret_wrapper, vercel_project_id
+from tools.harness import is_secret_wrapper, stack_config, vercel_project_id
 
 TOPIC = "aws:sns/topic:Topic"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
@@ -236,3 +236,16 @@ def test_staging_declares_no_vercel_rule_and_no_forwarder():
     result = plan("staging")
     assert not [r.name for r in result.resources if r.type in VERCEL_ALERTING_TYPES]
     assert not [r.name for r in result.resources if "vercel-forwarder" in r.name or "vercel-webhook" in r.name]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_lambda_keeps_its_logs_as_long_as_the_stack_and_every_secret_its_recovery_window(stack):
+    """One retention for the three Lambdas (they had drifted: 90 days vs the setting) and one recovery window."""
+    result, config = plan(stack), stack_config(stack)
+    retention = config["kingtavo:cluster"]["logRetentionDays"]
+    for group in result.by_type("aws:cloudwatch/logGroup:LogGroup"):
+        if group.inputs["name"].startswith("/aws/lambda/"):
+            assert group.inputs["retentionInDays"] == retention, group.name
+    window = config["kingtavo:secrets"]["recoveryWindowDays"]
+    for secret in result.by_type("aws:secretsmanager/secret:Secret"):
+        assert secret.inputs["recoveryWindowInDays"] == window, secret.name

@@ -27,6 +27,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumiverse_vercel as vercel
 
+from components.alerting.iam import chatbot_policy, vercel_forwarder_policy
 from components.compute.identity import service_trust_policy
 from components.core.context import StackContext, manual_rotation_tags
 from components.core.lambda_function import (
@@ -34,7 +35,6 @@ from components.core.lambda_function import (
     PythonFunction,
     PythonFunctionArgs,
     moved_from_component,
-    write_own_logs_statement,
 )
 from components.core.secret_policy import restrict_reads
 from components.core.settings import AlertingSettings, Secret
@@ -73,6 +73,8 @@ class AlertRoutingArgs:
     ctx: StackContext
     settings: AlertingSettings
     pagerduty_cloudwatch_integration_key: Secret
+    recovery_window_days: int  # secrets.recoveryWindowDays, for the forwarder's webhook secret
+    log_retention_days: int  # cluster.logRetentionDays: the stack's log retention, for the forwarder's logs
 
 
 class AlertRouting(pulumi.ComponentResource):
@@ -217,7 +219,7 @@ class AlertRouting(pulumi.ComponentResource):
             name=f"kingtavo/{args.ctx.environment}/vercel-alert-webhook-secret",
             description="Signing secret of the Vercel alert webhook; the forwarder verifies x-vercel-signature with it",
             kms_key_id=secrets_kms_key_arn,
-            recovery_window_in_days=7,
+            recovery_window_in_days=args.recovery_window_days,
             tags={**tags, **manual_rotation_tags("Vercel generates it with the webhook: replace the vercel.Webhook "
                                                  "with pulumi up --replace and the new value is stored here")},
             opts=pulumi.ResourceOptions(parent=self, protect=True))  # only production declares it
@@ -260,7 +262,7 @@ class AlertRouting(pulumi.ComponentResource):
                 self.topics["critical"].arn, args.ctx.key_arn, webhook_secret.arn, secrets_kms_key_arn,
                 log_group_arn, deliveries.arn).apply(
                 lambda v: vercel_forwarder_policy(v[0], v[1], v[2], v[3], v[4], region, deliveries_table_arn=v[5])),
-            log_retention_days=90,
+            log_retention_days=args.log_retention_days,
             environment={
                 "CRITICAL_TOPIC_ARN": self.topics["critical"].arn,
                 "WEBHOOK_SECRET_ARN": webhook_secret.arn,
@@ -312,40 +314,3 @@ class AlertRouting(pulumi.ComponentResource):
             f"{name}-vercel-forwarder-url-function-invoke", action="lambda:InvokeFunction", function=function.name,
             principal="*", invoked_via_function_url=True, opts=pulumi.ResourceOptions(parent=function))
         return url
-
-
-def chatbot_policy(partition: str, region: str, account_id: str, environment: str) -> dict:
-    """Read this stack's alarms (by name prefix) and metrics; the metric reads take no resource-level scoping."""
-    alarms = f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:kingtavo-{environment}-*"
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ReadThisStacksAlarms", "Effect": "Allow",
-         "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:DescribeAlarmHistory"], "Resource": alarms},
-        {"Sid": "ReadMetricsForTheAlarmGraphs", "Effect": "Allow",
-         "Action": ["cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics", "cloudwatch:ListMetrics"],
-         "Resource": "*"},
-    ]}
-
-
-def vercel_forwarder_policy(critical_topic_arn: str, topic_key_arn: str, secret_arn: str, secrets_key_arn: str,
-                            log_group_arn: str, region: str, deliveries_table_arn: str) -> dict:
-    """Least privilege for the forwarder. The critical topic is KMS-encrypted, so publishing needs its key
-    (through SNS only); reading the secret needs the secrets key (through Secrets Manager only); the
-    deliveries table (encrypted with the platform key, through DynamoDB only) records which ids paged."""
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "ClaimDeliveries", "Effect": "Allow",
-         "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-         "Resource": deliveries_table_arn},
-        {"Sid": "UseThePlatformKeyThroughDynamoDb", "Effect": "Allow",
-         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"], "Resource": topic_key_arn,
-         "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}}},
-        {"Sid": "PageTheCriticalRoute", "Effect": "Allow", "Action": "sns:Publish", "Resource": critical_topic_arn},
-        {"Sid": "UseTheTopicKeyThroughSns", "Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
-         "Resource": topic_key_arn,
-         "Condition": {"StringEquals": {"kms:ViaService": f"sns.{region}.amazonaws.com"}}},
-        {"Sid": "ReadTheWebhookSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
-         "Resource": secret_arn},
-        {"Sid": "DecryptTheSecretThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt",
-         "Resource": secrets_key_arn,
-         "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}},
-        write_own_logs_statement(log_group_arn),
-    ]}

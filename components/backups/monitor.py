@@ -43,6 +43,7 @@ class BackupMonitorArgs:
     bucket_arn: pulumi.Input[str]
     require_pitr: bool
     recovery_window_days: int  # secrets.recoveryWindowDays
+    log_retention_days: int  # cluster.logRetentionDays: the stack's log retention, for the monitor's logs
     code: pulumi.Archive | None = None
 
 
@@ -116,7 +117,7 @@ class BackupMonitor(pulumi.ComponentResource):
                      "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}}},
                     write_own_logs_statement(v[1]),
                 ]}),
-            log_retention_days=90,
+            log_retention_days=args.log_retention_days,
             environment={
                 "ENVIRONMENT": args.ctx.environment,
                 "SUPABASE_PROJECT_REF": args.supabase.project_ref,
