@@ -111,7 +111,8 @@ def _secret_word_at(words: list[str], index: int, bare_key: bool) -> bool:
         if before in ("API", "ACCESS", "SECRET", "MASTER", "ADMIN", "SIGNING", "ENCRYPTION", "PRIVATE", "ROUTING",
                       "INTEGRATION", "LICENSE", "WRITE", "SERVICE", "ROLE"):
             return True
-        return bare_key and before not in NON_SECRET_KEY_QUALIFIERS
+        # a lone `key` names something (an S3 object's `Key=`, a map's `key:`), not a credential
+        return bare_key and before is not None and before not in NON_SECRET_KEY_QUALIFIERS
     return False
 
 

@@ -206,7 +206,7 @@ def test_a_vault_value_used_in_the_clear_is_caught_by_the_walk():
 
 
 def test_the_policy_pack_judges_vault_secrets_outside_their_value_field():
-    from tests.test_policies import SECRET_SHAPED, violations
+    from tests.support.policy_fixtures import SECRET_SHAPED, violations
 
     stripe = SECRET_SHAPED["Stripe secret key"]()
     held = {"project_ref": REF, "access_token": SECRET_SHAPED["Supabase access token"](), "names": ["STRIPE_API_KEY"],
