@@ -126,26 +126,20 @@ Number = Annotated[float, BeforeValidator(_no_bool), Field(strict=False)]
 # --- network ---------------------------------------------------------------------------------------------
 
 
-def _ipv4_cidr(value: str) -> str:
-    try:
-        ipaddress.IPv4Network(value, strict=True)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IPv4 CIDR") from None
-    return value
+def _cidr_check(network: type[ipaddress.IPv4Network] | type[ipaddress.IPv6Network], family: str):
+    def check(value: str) -> str:
+        try:
+            network(value, strict=True)
+        except ValueError:
+            raise ValueError(f"{value!r} is not an {family} CIDR") from None
+        return value
+
+    return check
 
 
+_ipv4_cidr = _cidr_check(ipaddress.IPv4Network, "IPv4")
 Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
-
-
-def _ipv6_cidr(value: str) -> str:
-    try:
-        ipaddress.IPv6Network(value, strict=True)
-    except ValueError:
-        raise ValueError(f"{value!r} is not an IPv6 CIDR") from None
-    return value
-
-
-Ipv6Cidr = Annotated[str, AfterValidator(_ipv6_cidr)]
+Ipv6Cidr = Annotated[str, AfterValidator(_cidr_check(ipaddress.IPv6Network, "IPv6"))]
 
 # RFC 1918 and RFC 6598 (shared address space): the ranges AWS recommends for a VPC.
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
