@@ -37,7 +37,7 @@ missing=()
 for entry in "${checks[@]}"; do
   package=${entry%%|*}
   if [ "$mode" = --list ]; then echo "$package"; continue; fi
-  bash -c "${entry#*|}" >/dev/null 2>&1 || missing+=("$package")
+  "$BASH" -c "${entry#*|}" >/dev/null 2>&1 || missing+=("$package")
 done
 [ "$mode" = --list ] && exit 0
 [ ${#missing[@]} -eq 0 ] && exit 0
