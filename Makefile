@@ -10,8 +10,10 @@ PY         := $(VENV)/bin/python
 STACK      ?= staging
 # make plan STACK=production COMPARE=activeColor=green  (several: COMPARE="a=1 b=2")
 COMPARE    ?=
-# make test PYTEST_ARGS="tests/test_plan.py -x"
-PYTEST_ARGS ?=
+# make test PYTEST_ARGS="tests/test_plan.py -x"; PYTEST_WORKERS=0 runs in one process (pytest-xdist otherwise:
+# each worker starts its own PostgreSQL server on a free port, so the tests are parallel-safe)
+PYTEST_ARGS    ?=
+PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
 .PHONY: help venv tools system-deps lock plan cost graph test lint bench lambdas restore-drill clean
@@ -56,8 +58,8 @@ graph: venv ## STACK's components, resources and dependencies as build/graph-STA
 	dot -Tsvg build/graph-$(STACK).dot -o build/graph-$(STACK).svg
 	@echo "wrote build/graph-$(STACK).svg"
 
-test: system-deps tools ## the whole test suite (checks the system tools first) [PYTEST_ARGS=...]
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: system-deps tools ## the whole test suite (checks the system tools first) [PYTEST_ARGS=... PYTEST_WORKERS=2]
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check .

@@ -73,9 +73,8 @@ def test_a_broken_price_table_names_the_key(tmp_path):
         cost.load_prices(path)
 
 
-def test_make_cost_puts_the_stacks_side_by_side_labelled_as_an_estimate(capsys):
-    assert cost.main([]) == 0
-    out = capsys.readouterr().out
+def test_make_cost_puts_the_stacks_side_by_side_labelled_as_an_estimate():
+    out = cost.side_by_side(list(STACKS), run=plan)
     assert out.startswith("Estimated monthly cost per stack. ESTIMATE: eu-central-1 on-demand list prices as of ")
     header = next(line for line in out.splitlines() if line.strip().startswith("staging"))
     assert header.split() == ["staging", "production"]
@@ -86,6 +85,14 @@ def test_make_cost_puts_the_stacks_side_by_side_labelled_as_an_estimate(capsys):
         assert shown == pytest.approx(sum(i.monthly for i in cost.estimate(plan(stack))), abs=0.01)
     assert "assumed usage per month, staging: nat_processed_gb 100" in out
     assert all(len(line) <= 120 for line in out.splitlines() if not line.startswith("Estimated"))
+
+
+def test_the_cost_command_fails_with_the_key_when_the_table_is_broken(monkeypatch, tmp_path, capsys):
+    broken = tmp_path / "prices.yaml"
+    broken.write_text(cost.PRICES.read_text().replace("nat_gateway_hour: 0.052", "nat_gateway_hour: free"))
+    monkeypatch.setattr(cost, "PRICES", broken)
+    assert cost.main(["--stack", "staging"]) == 2
+    assert "prices.nat_gateway_hour is 'free', expected a number >= 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -62,8 +62,9 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def load_prices(path: Path = PRICES) -> PriceTable:
+def load_prices(path: Path | None = None) -> PriceTable:
     """The price table, checked: every key present and every price a number (errors name the key)."""
+    path = path or PRICES
     document = yaml.safe_load(path.read_text()) or {}
     for key in ("as_of", "region", "currency", "hours_per_month", "prices", "assumptions"):
         if key not in document:
@@ -171,12 +172,12 @@ def money(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def side_by_side(stacks: list[str], table: PriceTable | None = None) -> str:
-    """Each plane and each kind of charge, one column per stack (`make cost`)."""
+def side_by_side(stacks: list[str], table: PriceTable | None = None, run=None) -> str:
+    """Each plane and each kind of charge, one column per stack (`make cost`); `run(stack)` plans a stack."""
     from tools.harness import run_stack
 
     table = table or load_prices()
-    estimates = {stack: estimate(run_stack(stack), table) for stack in stacks}
+    estimates = {stack: estimate((run or run_stack)(stack), table) for stack in stacks}
     head = f"{'':<34}" + "".join(f"{stack:>16}" for stack in stacks)
     lines = [f"Estimated monthly cost per stack. {table.caption()}.", "", head, "by plane"]
     planes = list(dict.fromkeys(item.plane for items in estimates.values() for item in items))
