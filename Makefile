@@ -25,7 +25,7 @@ $(UV):
 	$(PYTHON) -m pip install -qq --disable-pip-version-check --target .tools/uv uv==$(UV_VERSION)
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --quiet --python $(PYTHON)
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
