@@ -3,6 +3,9 @@ the comparison, and the policy gate over whole stacks."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import json
 import shutil
 
@@ -29,7 +32,7 @@ def test_both_stacks_plan_with_no_policy_violation(capsys, stack):
     for component in ("kingtavo:network:Network network", "kingtavo:compute:Cluster cluster",
                       "kingtavo:frontend:VercelFrontend frontend", "kingtavo:secrets:EtlSecrets secrets"):
         assert component in out
-    assert "aws:ec2/vpc:Vpc" in out and "aws:ec2/natGateway:NatGateway" in out
+    assert "aws:ec2:Vpc " in out and "aws:ec2:NatGateway " in out
     assert "Policy pack kingtavo-secret-hygiene: no violations" in out
     assert "kubeconfig: [secret]" in out
 
@@ -127,3 +130,93 @@ def test_against_an_exported_state_reports_drift_and_a_clean_one_passes(capsys, 
     drifted.write_text(json.dumps(state))
     code, out, _ = _run(capsys, "--stack", "staging", "--against", str(drifted))
     assert code == 1 and "etl-live-service" in out
+
+
+@functools.cache
+def _plan_text(*argv: str) -> str:
+    """The plan's text for these arguments, computed once per session (the plan is deterministic)."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert plan_cli.main(list(argv)) == 0
+    return buffer.getvalue()
+
+
+def _summary(out: str) -> dict[str, str]:
+    """The summary's fields, continuation lines joined."""
+    block = out.split("\nSummary\n", 1)[1].split("\n\n", 1)[0]
+    fields: dict[str, str] = {}
+    for line in block.splitlines():
+        if line[2] != " ":
+            label, _, text = line.strip().partition(" ")
+            fields[label] = text.strip()
+        else:
+            fields[label] += " " + line.strip()
+    return fields
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_plan_opens_with_a_summary_that_counts_what_follows(capsys, stack):
+    from tools.planes import PlaneIndex, provider_of
+
+    out = _plan_text("--stack", stack)
+    assert out.splitlines()[2] == "Summary"
+    fields = _summary(out)
+    assert list(fields) == ["resources", "providers", "protected", "changes", "policy", "readiness", "cost"]
+    plan = run_stack(stack)
+    declared = [r for r in plan.resources if r.custom and not r.read]
+    assert fields["resources"].startswith(f"{len(declared)} declared, ")
+    per_plane = dict(item.rsplit(" ", 1) for item in fields["resources"].split("by plane: ")[1].split(", "))
+    assert sum(map(int, per_plane.values())) == len(declared)
+    index = PlaneIndex(plan)
+    assert per_plane == {p: str(n) for p, n in
+                         ((p, sum(len(index.declared(c.members)) for c in cs)) for p, cs in index.planes.items()) if n}
+    providers = dict(item.rsplit(" ", 1) for item in fields["providers"].split(", "))
+    assert providers["aws"] == str(sum(provider_of(r) == "aws" for r in declared))
+    assert sum(map(int, providers.values())) == len(declared)
+    protected = [r.name for r in declared if r.protect]
+    if protected:
+        assert fields["protected"].startswith(f"{len(protected)}: ")
+        assert sorted(fields["protected"].split(": ", 1)[1].split(", ")) == sorted(protected)
+    else:
+        assert fields["protected"].startswith("none")
+    assert fields["policy"] == "kingtavo-secret-hygiene: no violations"
+    assert fields["changes"].startswith("not compared")
+    assert "still hold a placeholder" in fields["readiness"]
+    assert "ESTIMATE" in fields["cost"] and "eu-central-1" in fields["cost"] and "2026-12-01" in fields["cost"]
+
+
+def test_production_protects_its_stateful_resources_and_staging_none():
+    assert _summary(_plan_text("--stack", "staging"))["protected"].startswith("none")
+    fields = _summary(_plan_text("--stack", "production"))
+    assert {"network-vpc", "cluster-eks", "platform-key", "backups-bucket"} <= set(
+        fields["protected"].split(": ", 1)[1].split(", "))
+
+
+def test_the_summary_says_what_a_compare_changes():
+    out = _plan_text("--stack", "production", "--compare", "activeColor=green")
+    assert _summary(out)["changes"] == "with activeColor=green: 4 resource(s) (update 4); listed at the end"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_planes_follow_the_composition_root_and_every_row_fits_120_columns(stack):
+    from tools.planes import composition_order
+
+    out = _plan_text("--stack", stack)
+    too_long = [line for line in out.splitlines() if len(line) > 120]
+    assert too_long == []
+    planes = [line.split()[1] for line in out.splitlines() if line.startswith("Plane ")]
+    assert planes[:4] == ["security", "network", "compute", "secrets"] and planes[-1] == "backups"
+    assert sorted(planes) == sorted(set(planes)), "a plane is printed twice"
+    # top-level components appear in the order __main__.py builds them
+    built = [f"{cls} {name}" for cls, name in composition_order()]
+    shown = [" ".join(line.split()[:2]).split(":")[-1] for line in out.splitlines() if line.startswith("  kingtavo:")]
+    top_level = [c for c in shown if c in built]
+    by_plane = {}
+    for line in out.splitlines():
+        if line.startswith("Plane "):
+            current = line.split()[1]
+        elif line.startswith("  kingtavo:") and " ".join(line.split()[:2]).split(":")[-1] in built:
+            by_plane.setdefault(current, []).append(" ".join(line.split()[:2]).split(":")[-1])
+    for components in by_plane.values():
+        assert components == sorted(components, key=built.index)
+    assert len(top_level) == len(set(top_level)) >= 14

@@ -3,10 +3,13 @@
     python -m tools.plan --stack staging
     python -m tools.plan --stack production --compare activeColor=green
     python -m tools.plan --stack staging --json
+    python -m tools.plan --stack staging --graph | dot -Tsvg > staging.svg
 
 It runs the real program under Pulumi's mock engine with the stack's committed settings and
-generated fake secrets (tools/harness.py), prints the planned resources grouped by component,
-the stack outputs (secrets masked), and the verdicts of the secret-hygiene policy pack.
+generated fake secrets (tools/harness.py) and prints a summary (resources per plane and provider,
+protected resources, changes, policy verdict, placeholders, estimated monthly cost), then the
+planes in the composition root's order (tools/plan_view.py), the stack outputs (secrets masked),
+and the verdicts of the secret-hygiene policy pack.
 `--compare KEY=VALUE` runs the stack a second time with the override and lists the resources
 whose inputs change. Exit codes: 0 fine, 1 a mandatory policy violation, 2 invalid settings.
 """
@@ -16,12 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from components.core.environments import STACKS
-from tools.harness import PlannedResource, PlanResult, is_secret_wrapper, run_stack
+from tools.harness import PlanResult, is_secret_wrapper, run_stack
 
 MASK = "[secret]"
 
@@ -35,16 +38,6 @@ def masked(value: Any) -> Any:
     if isinstance(value, list):
         return [masked(v) for v in value]
     return value
-
-
-def group_by_component(plan: PlanResult) -> dict[str, list[PlannedResource]]:
-    groups: dict[str, list[PlannedResource]] = defaultdict(list)
-    for resource in plan.resources:
-        if resource.type.startswith("kingtavo:"):
-            continue
-        component = plan.component_of(resource)
-        groups[f"{component.type} {component.name}" if component else "(stack)"].append(resource)
-    return {key: sorted(groups[key], key=lambda r: (r.type, r.name)) for key in sorted(groups)}
 
 
 @dataclass(frozen=True)
@@ -93,22 +86,23 @@ def policy_verdicts(plan: PlanResult) -> list:
 
 
 def render_text(plan: PlanResult, violations: list, changes: list[Change] | None, overrides: list[str]) -> str:
+    """The summary, the planes in the composition root's order, the outputs, the verdicts and the changes."""
+    from tools.cost import estimate, load_prices
+    from tools.plan_view import INDENT, WIDTH, fit, render_planes, render_summary
+    from tools.planes import PlaneIndex, short_type
+
+    index, table = PlaneIndex(plan), load_prices()
+    items = estimate(plan, table)
     lines = [f"Offline plan for stack '{plan.stack}' (mock engine, fake secrets, no cloud calls)", ""]
-    declared = [r for r in plan.resources if r.custom and not r.read]
-    for group, resources in group_by_component(plan).items():
-        lines.append(f"{group}  ({len(resources)})")
-        for r in resources:
-            flags = " [protected]" if r.protect else ""
-            flags += " [lookup]" if r.read else ""
-            lines.append(f"    {r.type:<62} {r.name}{flags}")
-        lines.append("")
-    lines.append(f"{len(declared)} resources, {sum(r.protect for r in declared)} protected")
-    lines.append(placeholder_line(plan.stack))
+    lines += render_summary(plan, index, violations=violations, changes=changes, overrides=overrides, items=items,
+                            table=table, readiness=placeholder_line(plan.stack))
     lines.append("")
+    lines += render_planes(plan, index, items)
     lines.append("Outputs:")
     for name in sorted(plan.outputs):
         value = MASK if name in plan.secret_outputs else json.dumps(masked(plan.outputs[name]))
-        lines.append(f"    {name}: {value}")
+        lines.extend(textwrap.wrap(f"{name}: {value}", WIDTH, initial_indent=INDENT, subsequent_indent=INDENT * 2,
+                                   break_on_hyphens=False))
     lines.append("")
     lines.extend(render_violations(violations))
     if changes is not None:
@@ -116,7 +110,7 @@ def render_text(plan: PlanResult, violations: list, changes: list[Change] | None
         lines.append(f"Compared with {' '.join(overrides)}: {len(changes)} resource(s) change")
         for change in changes:
             detail = f"  ({', '.join(change.paths)})" if change.paths else ""
-            lines.append(f"    {change.kind:<7} {change.type} {change.name}{detail}")
+            lines.append(fit(f"{INDENT}{change.kind:<7} {short_type(change.type)} {change.name}{detail}"))
     return "\n".join(lines)
 
 
@@ -190,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--against", metavar="STATE.json",
                         help="compare the plan with an exported stack state (`pulumi stack export`): the drift")
+    parser.add_argument("--graph", action="store_true",
+                        help="print a Graphviz DOT graph of planes, components, resources and their dependencies")
     parser.add_argument("--routing-urns", action="store_true",
                         help="print the URNs of the resources a flip of activeColor changes (for `pulumi up --target`)")
     args = parser.parse_args(argv)
@@ -202,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"stack {args.stack}: {error}", file=sys.stderr)
         return 2
+    if args.graph:
+        from tools.graph import to_dot
+
+        print(to_dot(plan), end="")
+        return 0
     if args.routing_urns:
         for urn in routing_urns(plan, args.overrides):
             print(urn)

@@ -23,8 +23,8 @@ from components.core.settings import BackupsSettings, SupabaseSettings
 from components.secrets.external_secrets import SecretKey, SyncedSecret, SyncedSecretArgs
 from components.secrets.rotation import PostgresRotator, database_credential
 
-PG_DUMP_IMAGE = "postgres:15.14-alpine3.22"
-AWS_CLI_IMAGE = "amazon/aws-cli:2.31.0"
+PG_DUMP_IMAGE = "postgres:15.14-alpine@sha256:64583b3cb4f2010277bdd9749456de78e5c36f8956466ba14b0b96922e510950"
+AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.31.21@sha256:40033dc921634b1073094712ea8237869bc857cd7ddc2571896ec9b14ef97ae8"  # noqa: E501 - one string, as Renovate updates it
 SCRIPTS_DIR = Path(__file__).resolve().parent / "backup_job"
 UPLOAD_SCRIPT = """set -eu
 key=$(cat /dump/key)

@@ -1,8 +1,8 @@
 """A small JSON-over-HTTPS client shared by the dynamic providers (Supabase Management API, Vercel REST API).
 
 Why our own and not a library: the dynamic providers are pickled into the Pulumi state and run in
-the provider host, so they should depend on the standard library only (no `requests` in
-requirements.txt), and the behaviour that matters here is small and specific:
+the provider host, so they should depend on the standard library only (no `requests` among the
+program's dependencies), and the behaviour that matters here is small and specific:
 
 - the bearer token goes only to an `https://` URL, or to plain `http://` on this machine
   (`localhost`, `127.0.0.1`, `::1`: the tests' local APIs). The host is parsed with
