@@ -179,11 +179,13 @@ VALID: list[tuple[str, list[str]]] = [
 ]
 
 
-def _id(case: tuple) -> str:
-    return f"{case[0]}:{' '.join(case[1])}"[:90]
+def _id(index: int, case: tuple) -> str:
+    """The stack and the keys it edits, never the values: some are generated fake secrets, and the ids must be
+    the same in every pytest-xdist worker."""
+    return f"{index:02d}-{case[0]}:{','.join(edit.split('=', 1)[0] for edit in case[1])}"
 
 
-@pytest.mark.parametrize(("stack", "edits", "key"), BAD, ids=[_id(c) for c in BAD])
+@pytest.mark.parametrize(("stack", "edits", "key"), BAD, ids=[_id(i, c) for i, c in enumerate(BAD)])
 def test_bad_setting_is_refused_by_the_plan_with_the_key_named(stack, edits, key, capsys):
     with pytest.raises(SettingsError) as caught:
         run_stack(stack, edits)
@@ -198,7 +200,7 @@ def test_bad_setting_is_refused_by_the_plan_with_the_key_named(stack, edits, key
     assert f"{key}: " in stderr
 
 
-@pytest.mark.parametrize(("stack", "edits"), VALID, ids=[_id(c) for c in VALID])
+@pytest.mark.parametrize(("stack", "edits"), VALID, ids=[_id(i, c) for i, c in enumerate(VALID)])
 def test_valid_edge_case_plans(stack, edits):
     result = run_stack(stack, edits)
     assert any(r.type == "aws:eks/cluster:Cluster" for r in result.resources)
