@@ -96,6 +96,7 @@ def test_production_verifies_after_the_flip_and_flips_back_on_a_breach(workflows
     window = workflows["deploy-production.yml"]["on"]["workflow_dispatch"]["inputs"]["verify-window"]
     assert (window["type"], window["default"]) == ("number", 600)
     assert "steps.verify.outputs.decision == 'flip-back'" in back["if"] and back["if"].startswith("always()")
+    assert "steps.color.outputs.mode == 'deploy'" in back["if"]  # a release's flip, never a manual rollback
     assert back["env"]["BACK_TO"] == "${{ steps.color.outputs.live }}"
     assert 'tools/flip.sh "$STACK" "$BACK_TO"' in back["run"]
     record = job["steps"][step_index(job, runs("tools/record_deployment.sh"))]
