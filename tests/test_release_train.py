@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -114,6 +115,22 @@ def test_the_recorder_url_is_an_environment_secret_named_in_the_header(workflows
     assert "OPS_RECORDER_DATABASE_URL" in header
     # the bypass secret is the stack's output, not a stored GitHub secret
     assert "VERCEL_AUTOMATION_BYPASS_SECRET" not in json.dumps(job)
+
+
+DEPLOY_SECRETS = {"VERCEL_API_TOKEN", "SENTRY_AUTH_TOKEN", "SUPABASE_ACCESS_TOKEN", "SUPABASE_DB_PASSWORD",
+                  "OPS_RECORDER_DATABASE_URL"}
+
+
+@pytest.mark.parametrize(("stack", "expected"), [
+    ("staging", DEPLOY_SECRETS), ("production", DEPLOY_SECRETS | {"STAGING_OPS_RECORDER_DATABASE_URL"})])
+def test_no_secret_beyond_the_ones_the_header_lists(stack, expected):
+    """Every secret a deploy workflow reads is an environment secret named in its header; the only ones the
+    release train added are the recorder logins' URLs (and the Vercel bypass comes from the stack output)."""
+    text = (ROOT / ".github" / "workflows" / f"deploy-{stack}.yml").read_text()
+    used = set(re.findall(r"secrets\.([A-Z_]+)", text))
+    assert used == expected
+    header = text.split("\nname:")[0]
+    assert all(name in header for name in used), [name for name in used if name not in header]
 
 
 @pytest.mark.parametrize("stack", ["staging", "production"])
