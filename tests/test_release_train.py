@@ -301,6 +301,15 @@ def test_the_production_flip_and_flip_back_use_the_same_targets(workflows, routi
     assert sorted(up[i + 1] for i, a in enumerate(up) if a == "--target") == sorted(routing["production"])
 
 
+@pytest.mark.parametrize(("stack", "step_ids"), [("staging", ["flip"]), ("production", ["flip", "flip-back"])])
+def test_a_flip_gets_the_providers_tokens_the_full_update_gets(workflows, stack, step_ids):
+    """A targeted `pulumi up` still runs the whole program: its providers need the same tokens."""
+    job = deploy_job(workflows, stack)
+    (up,) = [s for s in job["steps"] if is_pulumi("up")(s)]
+    for step_id in step_ids:
+        assert up["env"].items() <= step(job, step_id)["env"].items(), step_id
+
+
 def test_a_flip_refuses_anything_but_four_urns_and_bad_arguments(tmp_path, stand_in_plan):
     bin_dir, log = stand_in_pulumi(tmp_path)
     done, _ = bash("tools/flip.sh production green msg", tmp_path, {"PYTHON": str(stand_in_plan), "URN_COUNT": "3"},
