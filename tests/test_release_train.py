@@ -210,6 +210,48 @@ def test_bad_input_names_the_file_or_option(tmp_path):
         release.decide(release.load_config(tmp_path / "ok.yaml"), "red", None, False)
 
 
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+                          check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_the_release_step_compares_with_the_previous_deploy(workflows, tmp_path, stack):
+    """The workflow's own step in a scratch repository: staging compares with the push's `before` commit,
+    production with the previous release tag; a later commit that only records the colour is no release."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "tools").symlink_to(ROOT / "tools")
+    (repo / ".venv").symlink_to(ROOT / ".venv")
+    stack_file = repo / f"Pulumi.{stack}.yaml"
+    git(repo, "init", "-q")
+    stack_file.write_text(stack_text("v1.4.2", f"{IMAGE}:1.4.2", "v1.4.1", f"{IMAGE}:1.4.1"))
+    git(repo, "add", stack_file.name)
+    git(repo, "commit", "-q", "-m", "first")
+    git(repo, "tag", "v1.0.0")
+    first = git(repo, "rev-parse", "HEAD")
+    web, image = secrets.token_hex(20), f"{IMAGE}@{digest()}"
+    stack_file.write_text(stack_text("v1.4.2", f"{IMAGE}:1.4.2", web, image))
+    git(repo, "commit", "-q", "-am", "release to green")
+    script = step(deploy_job(workflows, stack), "release")["run"]
+
+    def run(before: str) -> dict[str, str]:
+        output = tmp_path / "out"
+        output.write_text("")
+        env = {"PATH": os.environ["PATH"], "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(output),
+               "LIVE_COLOR": "blue", "FORCE": "false", "BEFORE": before, "HOME": str(tmp_path)}
+        done = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return dict(line.split("=", 1) for line in output.read_text().splitlines())
+
+    assert run(first) == run(first) and run(first)["release"] == "true" and run(first)["web-sha"] == web
+    git(repo, "tag", "v1.1.0")
+    stack_file.write_text(stack_text("v1.4.2", f"{IMAGE}:1.4.2", web, image, color="green"))
+    git(repo, "commit", "-q", "-am", "record the colour")
+    assert run(git(repo, "rev-parse", "HEAD^"))["release"] == "false"
+
+
 # --- the flip: exactly the routing URNs -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
