@@ -267,9 +267,8 @@ class AlertingSettings(Plane):
     etl_no_success_hours: int = Field(6, ge=1, le=168, description="hours without a successful ETL run before alerting")
     runbook_base_url: HttpsUrl = Field("https://github.com/kingtavo/infrastructure/blob/main/docs/runbooks",
                                        description="where the alerts' runbooks live")
-    prometheus_stack_version: str = Field(
-        "91.5.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$",
-        description="kube-prometheus-stack chart version; its CRDs are applied by the chart's upgrade job")
+    prometheus_stack_version: str = Field("91.5.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description=(
+        "kube-prometheus-stack chart version; its CRDs are applied by the chart's upgrade job"))
     server_error_share_percent: float = Field(
         5.0, gt=0, le=100,
         description="page when more than this percent of requests fail with 5xx (ETL in Prometheus, Vercel)")
