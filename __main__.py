@@ -9,6 +9,7 @@ registered.
 import pulumi
 
 from components.alerting.monitoring import MONITORING_NAMESPACE, ClusterMonitoring, ClusterMonitoringArgs
+from components.alerting.recorder import AlertRecorder, AlertRecorderArgs
 from components.alerting.routing import AlertRouting, AlertRoutingArgs
 from components.backups.archive import BackupArchive, BackupArchiveArgs
 from components.backups.dump_job import BackupDumpJob, BackupDumpJobArgs
@@ -50,7 +51,6 @@ etl_namespace = ServiceNamespace("etl", ServiceNamespaceArgs(
     ctx, namespace=settings.etl.namespace, service_account="etl", k8s_provider=cluster.provider,
     oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer, fence=Fence(
         settings.network.cidr, (*POSTGRES_PORTS, 443), {MONITORING_NAMESPACE: ["http"]})))
-
 # --- secrets: the ETL's secrets in Secrets Manager (rotated database credentials), synced by External Secrets ---
 external_secrets = ExternalSecretsOperator("external-secrets", ExternalSecretsOperatorArgs(ctx, cluster.provider))
 secret_store = EtlSecrets("secrets", EtlSecretsArgs(
@@ -63,35 +63,34 @@ SupabaseSecrets("supabase", SupabaseSecretsArgs(
     settings.supabase.project_ref, settings.supabase.api_url, access_token=secret.supabase_access_token.output(),
     edge_function_secrets={name: value.output() for name, value in secret.edge_function_secrets.items()},
     moved_from=secret_store))
-
+# --- the ops record: the writers' rotated credential, and the receiver filing SNS and Alertmanager alerts in ops.alerts
+recorder = AlertRecorder("ops-record", AlertRecorderArgs(
+    ctx, settings.supabase, secret_store.kms_key_arn, secret_store.rotator, settings.secrets.rotation_days,
+    settings.secrets.recovery_window_days, alert_routing.targets, network.vpc_id, network.private_subnet_ids,
+    settings.cluster.log_retention_days))
 # --- observability: Sentry (projects, public DSNs, alerts paging the critical route) ---
 error_tracking = ErrorTracking("sentry", ErrorTrackingArgs(
     ctx, settings.sentry, auth_token=secret.sentry_auth_token))
-
 etl = BlueGreenService("etl", BlueGreenArgs(
     ctx, settings.etl, active_color=settings.active_color, k8s_provider=cluster.provider,
     namespace=etl_namespace, secret_env=secret_store.secret_env, config_env=error_tracking.etl_config_env,
     readable_secret_arns=secret_store.etl_secret_arns, secrets_kms_key_arn=secret_store.kms_key_arn))
-
 # --- frontend: the Vercel project (owned by production), this stack's variables, blue/green deployments and aliases ---
 frontend = VercelFrontend("frontend", FrontendArgs(
     ctx, settings.frontend, supabase=settings.supabase, active_color=settings.active_color,
     supabase_service_role_key=secret.supabase_service_role_key, sentry_auth_token=secret.sentry_auth_token,
     server_secrets=secret.frontend_server_secrets, public_outputs=error_tracking.web_public_env))
-
 if ctx.env.pages_on_vercel_errors:  # --- alerting: the Vercel 5xx rule (production), paging via the forwarder ---
     alert_routing.page_on_vercel_errors(frontend.project_id, secrets_kms_key_arn=secret_store.kms_key_arn)
-
 # --- monitoring in the cluster: Prometheus, Alertmanager (same routes), the alert rules, dashboards ---
 ClusterMonitoring("monitoring", ClusterMonitoringArgs(
     ctx, settings.alerting, backups=settings.backups, supabase=settings.supabase, k8s_provider=cluster.provider,
     pagerduty_integration_key=secret.pagerduty_integration_key, slack_webhook_url=secret.slack_webhook_url,
     heartbeat_url=secret.heartbeat_url, supabase_service_role_key=secret.supabase_service_role_key,
-    etl_namespace=settings.etl.namespace, etl_live_service=etl.live_service_name, etl_pod_selector=etl.pod_selector))
-
+    etl_namespace=settings.etl.namespace, etl_live_service=etl.live_service_name, etl_pod_selector=etl.pod_selector,
+    ops_record=recorder.webhook))
 # --- logs: the Vercel log drain for this stack's target (signed with a generated secret) ---
 vercel_log_drain = VercelLogDrain("logs", VercelLogDrainArgs(ctx, settings.logs, vercel_project_id=frontend.project_id))
-
 # --- backups: the archive for the weekly and monthly tiers, the nightly dump into it, the backup monitor ---
 backup_archive = BackupArchive("backups", BackupArchiveArgs(ctx, settings.backups))
 BackupDumpJob("backup-dump", BackupDumpJobArgs(
@@ -100,11 +99,12 @@ BackupDumpJob("backup-dump", BackupDumpJobArgs(
     secrets_kms_key_arn=secret_store.kms_key_arn, database=settings.supabase, rotator=secret_store.rotator,
     rotation_days=settings.secrets.rotation_days, recovery_window_days=settings.secrets.recovery_window_days,
     fence=Fence(settings.network.cidr, (*POSTGRES_PORTS, 443)), k8s_depends_on=[external_secrets]))
-BackupMonitor("backup-monitor", BackupMonitorArgs(
+backup_monitor = BackupMonitor("backup-monitor", BackupMonitorArgs(
     ctx, settings.backups, supabase=settings.supabase, secrets_kms_key_arn=secret_store.kms_key_arn,
     access_token=secret.supabase_access_token.output(), alarms=alert_routing.targets,
     bucket_name=backup_archive.bucket_name, bucket_arn=backup_archive.bucket_arn, require_pitr=ctx.env.requires_pitr,
-    recovery_window_days=settings.secrets.recovery_window_days))
+    recovery_window_days=settings.secrets.recovery_window_days, ops_recorder_secret_arn=recorder.secret_arn))
+recorder.restrict_reads([backup_monitor.function.role_arn])  # the writers that read the recorder credential
 
 outputs = {
     "environment": settings.environment, "liveColor": etl.live_color, "etlLiveRelease": etl.live_release,
