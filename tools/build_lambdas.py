@@ -8,9 +8,12 @@ runtime (`python3.12` on x86_64, manylinux2014), never built from source, never 
 (`--require-hashes`): a changed or substituted wheel fails the build.
 
 The archives are deterministic: entries sorted, every timestamp 1980-01-01, fixed permissions,
-no `__pycache__`. A function that writes the ops record (its folder vendors `ops_record_core.py`) also
-gets Supabase's CA from `lambdas/secret_rotation/certs/` at the same path, `certs/prod-ca-2021.crt`. The same sources and pins give the same bytes, so `pulumi up` sees no code
+no `__pycache__`. The same sources and pins give the same bytes, so `pulumi up` sees no code
 change (and deploys nothing) unless the code or a pin changed.
+
+A function that writes the ops record (its folder vendors `ops_record_core.py`) also gets Supabase's CA from
+`lambdas/secret_rotation/certs/` at the same path, `certs/prod-ca-2021.crt` (one file to replace, not one per
+function).
 
     python -m tools.build_lambdas                   # every function, into build/lambdas/
     python -m tools.build_lambdas secret_rotation   # one function
