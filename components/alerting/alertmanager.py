@@ -69,6 +69,8 @@ def _route(heartbeat_interval: str, ops_record: bool = False) -> dict:
     }
     if ops_record:  # after the heartbeat and the discarded ones, before anything that pages or posts
         route["routes"].insert(2, {"receiver": OPS_RECORD_RECEIVER, "continue": True})
+        # a matched child route takes the place of the root's receiver: strays (no severity) keep landing in Slack
+        route["routes"].append({"receiver": SLACK_RECEIVER})
     return route
 
 
