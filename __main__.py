@@ -50,13 +50,17 @@ secrets.SupabaseSecrets("supabase", secrets.SupabaseSecretsArgs(
     settings.supabase.project_ref, settings.supabase.api_url, access_token=secret.supabase_access_token.output(),
     edge_function_secrets={name: value.output() for name, value in secret.edge_function_secrets.items()},
     moved_from=secret_store, vault_secrets={name: value.output() for name, value in secret.vault_secrets.items()}))
+# the ops record: the writers' rotated credential, and the receiver filing SNS and Alertmanager alerts in ops.alerts
+recorder = alerting.AlertRecorder("ops-record", alerting.AlertRecorderArgs(
+    ctx, settings.supabase, secret_store.kms_key_arn, secret_store.rotator, settings.secrets.rotation_days,
+    settings.secrets.recovery_window_days, alert_routing.targets, vpc.vpc_id, vpc.private_subnet_ids,
+    settings.cluster.log_retention_days))
 supabase_project = platform.SupabaseProject("supabase-project", platform.SupabaseProjectArgs(
     ctx, settings.supabase, access_token=secret.supabase_access_token.output(), nat_public_ips=vpc.nat_public_ips))
 
 # --- observability: Sentry (projects, public DSNs, alerts paging the critical route) ---
 error_tracking = observability.ErrorTracking("sentry", observability.ErrorTrackingArgs(
     ctx, settings.sentry, auth_token=secret.sentry_auth_token))
-
 etl = compute.BlueGreenService("etl", compute.BlueGreenArgs(
     ctx, settings.etl, active_color=settings.active_color, k8s_provider=cluster.provider,
     namespace=etl_namespace, secret_env=secret_store.secret_env, config_env=error_tracking.etl_config_env,
@@ -78,7 +82,8 @@ alerting.ClusterMonitoring("monitoring", alerting.ClusterMonitoringArgs(
     ctx, settings.alerting, backups=settings.backups, supabase=settings.supabase, k8s_provider=cluster.provider,
     pagerduty_integration_key=secret.pagerduty_integration_key, slack_webhook_url=secret.slack_webhook_url,
     heartbeat_url=secret.heartbeat_url, supabase_service_role_key=secret.supabase_service_role_key,
-    etl_namespace=settings.etl.namespace, etl_live_service=etl.live_service_name, etl_pod_selector=etl.pod_selector))
+    etl_namespace=settings.etl.namespace, etl_live_service=etl.live_service_name, etl_pod_selector=etl.pod_selector,
+    ops_record=recorder.webhook))
 
 # --- logs: the Vercel log drain for this stack's target (signed with a generated secret) ---
 vercel_log_drain = observability.VercelLogDrain("logs", observability.VercelLogDrainArgs(
@@ -92,11 +97,13 @@ backups.BackupDumpJob("backup-dump", backups.BackupDumpJobArgs(
     secrets_kms_key_arn=secret_store.kms_key_arn, database=settings.supabase, rotator=secret_store.rotator,
     rotation_days=settings.secrets.rotation_days, recovery_window_days=settings.secrets.recovery_window_days,
     fence=compute.Fence(settings.network.cidr, (*secrets.POSTGRES_PORTS, 443)), k8s_depends_on=[external_secrets]))
-backups.BackupMonitor("backup-monitor", backups.BackupMonitorArgs(
+backup_monitor = backups.BackupMonitor("backup-monitor", backups.BackupMonitorArgs(
     ctx, settings.backups, supabase=settings.supabase, secrets_kms_key_arn=secret_store.kms_key_arn,
     access_token=secret.supabase_access_token.output(), alarms=alert_routing.targets,
     bucket_name=backup_archive.bucket_name, bucket_arn=backup_archive.bucket_arn, require_pitr=ctx.env.requires_pitr,
-    recovery_window_days=settings.secrets.recovery_window_days, log_retention_days=settings.cluster.log_retention_days))
+    recovery_window_days=settings.secrets.recovery_window_days, log_retention_days=settings.cluster.log_retention_days,
+    ops_recorder_secret_arn=recorder.secret_arn))
+recorder.restrict_reads([backup_monitor.function.role_arn])  # the writers that read the recorder credential
 
 outputs = {  # the two summaries state the platform settings a plan should show (no secret in them)
     "environment": settings.environment, "liveColor": etl.live_color, "etlLiveRelease": etl.live_release,

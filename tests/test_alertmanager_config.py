@@ -61,6 +61,8 @@ def for_alertmanager_025(config: dict, heartbeat_url: str) -> dict:
     config = json.loads(json.dumps(config))
     for receiver in config["receivers"]:
         for webhook in receiver.get("webhook_configs", []):
+            if "url_file" not in webhook:  # the ops record's webhook has an inline URL (not a secret)
+                continue
             assert webhook.pop("url_file").startswith("/etc/alertmanager/secrets/")
             webhook["url"] = heartbeat_url
     return config

@@ -21,11 +21,16 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def _load_handler():
-    spec = importlib.util.spec_from_file_location("backup_monitor_handler", ROOT / "lambdas/backup_monitor/handler.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(ROOT / "lambdas/backup_monitor"))  # its vendored ops_record_core, as in the zip
+    try:
+        spec = importlib.util.spec_from_file_location("backup_monitor_handler",
+                                                      ROOT / "lambdas/backup_monitor/handler.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "lambdas/backup_monitor"))
 
 
 handler = _load_handler()

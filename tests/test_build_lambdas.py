@@ -91,11 +91,34 @@ def test_the_rotation_archive_carries_the_ca_bundle_where_the_handler_looks_for_
 
 
 def test_the_functions_without_requirements_are_their_handler_alone(tmp_path):
-    assert build_lambdas.main(["vercel_alert_forwarder", "backup_monitor", "--out", str(tmp_path)]) == 0
-    # the backup monitor's archive side ships next to its handler (lambdas/backup_monitor/dump_age.py)
-    expected = {"vercel_alert_forwarder": ["handler.py"], "backup_monitor": ["dump_age.py", "handler.py"]}
-    for name, files in expected.items():
-        assert zipfile.ZipFile(tmp_path / f"{name}.zip").namelist() == files
+    assert build_lambdas.main(["vercel_alert_forwarder", "--out", str(tmp_path)]) == 0
+    assert zipfile.ZipFile(tmp_path / "vercel_alert_forwarder.zip").namelist() == ["handler.py"]
+
+
+def test_every_ops_record_writer_ships_the_one_database_ca_its_recorder_core_and_pg8000(tmp_path):
+    """The alert recorder and the backup monitor get the rotation's CA file (no second copy in git to forget) at
+    the path the stack sets as PGSSLROOTCERT, and the recorder core imports from the unpacked archive."""
+    from components.secrets.rotation import PACKAGED_DATABASE_CA
+
+    shipped = (ROOT / "lambdas/secret_rotation/certs/prod-ca-2021.crt").read_bytes()
+    writers = ("alert_recorder", "backup_monitor", "secret_rotation")
+    assert build_lambdas.main([*writers, "--out", str(tmp_path)]) == 0
+    assert not list((ROOT / "lambdas/alert_recorder").glob("certs")), "a second CA file in git"
+    assert not list((ROOT / "lambdas/backup_monitor").glob("certs")), "a second CA file in git"
+    for name in writers:
+        archive = zipfile.ZipFile(tmp_path / f"{name}.zip")
+        in_task_root = PACKAGED_DATABASE_CA.removeprefix("/var/task/")
+        assert archive.read(in_task_root) == shipped, name
+        assert archive.read("ops_record_core.py") == (ROOT / "tools/ops_record_core.py").read_bytes(), name
+        assert any(entry.startswith("pg8000/") for entry in archive.namelist()), name
+        if name == "backup_monitor":  # its archive side ships next to its handler
+            assert "dump_age.py" in archive.namelist()
+        unpacked = tmp_path / name
+        archive.extractall(unpacked)
+        probe = "import ops_record_core, handler; print(ops_record_core.TABLE_COLUMNS['alerts'][0])"
+        result = subprocess.run([sys.executable, "-c", probe], cwd=unpacked, capture_output=True, text=True,
+                                check=False, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(unpacked)})
+        assert result.returncode == 0 and result.stdout.strip() == "environment", (name, result.stderr[-500:])
 
 
 def test_every_lambda_requirement_is_pinned_with_a_hash():

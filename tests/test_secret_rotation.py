@@ -15,6 +15,7 @@ import io
 import json
 import logging
 import secrets
+import sys
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -34,11 +35,15 @@ INVALID_PASSWORD = "28P01"
 
 
 def load_handler():
-    spec = importlib.util.spec_from_file_location("secret_rotation_handler",
-                                                  ROOT / "lambdas/secret_rotation/handler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(ROOT / "lambdas/secret_rotation"))  # its vendored ops_record_core, as in the zip
+    try:
+        spec = importlib.util.spec_from_file_location("secret_rotation_handler",
+                                                      ROOT / "lambdas/secret_rotation/handler.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "lambdas/secret_rotation"))
 
 
 handler = load_handler()

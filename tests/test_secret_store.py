@@ -292,9 +292,10 @@ def test_only_secrets_manager_may_invoke_the_function_and_only_for_the_credentia
     result = plan(stack)
     permissions = [p for p in result.by_type("aws:lambda/permission:Permission")
                    if p.inputs["function"] == result.one(FUNCTION, "secrets-rotation-function").outputs["name"]]
-    # the ETL's database credential and the backup job's (SecretStore.rotate), one permission each
+    # the ETL's database credential, the backup job's and the ops recorder's (SecretStore.rotate), one each
     assert sorted(p.inputs["sourceArn"] for p in permissions) == sorted(
-        [_arn(result, SECRET, "secrets-database"), _arn(result, SECRET, "backup-dump-db-credential")])
+        [_arn(result, SECRET, "secrets-database"), _arn(result, SECRET, "backup-dump-db-credential"),
+         _arn(result, SECRET, "ops-record-credential")])
     for permission in (p.inputs for p in permissions):
         assert permission["principal"] == "secretsmanager.amazonaws.com"
         assert permission["action"] == "lambda:InvokeFunction"
@@ -309,10 +310,13 @@ def test_rotation_role_is_least_privilege(stack):
     assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
     policies = [p for p in result.by_type(ROLE_POLICY) if p.inputs["role"] == _id(role)]
     # its own policy, and one per further credential it rotates naming only that secret
-    extra = [p for p in policies if p.name == "backup-dump-credential-rotation-access"]
-    (extra_statement,) = json.loads(extra[0].inputs["policy"])["Statement"]
-    assert extra_statement["Resource"] == _arn(result, SECRET, "backup-dump-db-credential")
-    policies = [p for p in policies if p not in extra]
+    extra = {p.name: p for p in policies if p.name.endswith("-credential-rotation-access")}
+    assert sorted(extra) == ["backup-dump-credential-rotation-access", "ops-record-credential-rotation-access"]
+    for policy_name, secret_name in (("backup-dump-credential-rotation-access", "backup-dump-db-credential"),
+                                     ("ops-record-credential-rotation-access", "ops-record-credential")):
+        (extra_statement,) = json.loads(extra[policy_name].inputs["policy"])["Statement"]
+        assert extra_statement["Resource"] == _arn(result, SECRET, secret_name)
+    policies = [p for p in policies if p.name not in extra]
     assert len(policies) == 1
     assert not [a for a in result.by_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 if a.inputs["role"] == _id(role)]
@@ -322,7 +326,10 @@ def test_rotation_role_is_least_privilege(stack):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         assert all(not a.endswith(":*") and a != "*" for a in actions), statement
         assert statement["Effect"] == "Allow"
-        if any(a.startswith("secretsmanager:") for a in actions) and actions != ["secretsmanager:GetRandomPassword"]:
+        if statement["Sid"] == "ReadTheOpsRecorderCredential":  # to record each rotation: read, nothing else
+            assert actions == ["secretsmanager:GetSecretValue"]
+            assert statement["Resource"].endswith(f":secret:kingtavo/{stack}/ops-recorder-??????"), statement
+        elif any(a.startswith("secretsmanager:") for a in actions) and actions != ["secretsmanager:GetRandomPassword"]:
             assert statement["Resource"] == database_arn, statement
         if any(a.startswith("kms:") for a in actions):
             assert statement["Resource"] == _arn(result, KEY, "secrets-key")

@@ -11,6 +11,11 @@ Pure rendering, no Pulumi resources: components/alerting/monitoring.py puts the 
   so tests/test_alertmanager_config.py checks that key against the deployed version's WebhookConfig and runs the
   old binaries on a copy that inlines a local URL instead;
 - `severity=~"info|none"` -> `discard`: the chart's own informational alerts (and its InfoInhibitor) page nobody;
+- everything else -> `ops-record` first, with `continue: true` (so the routes below still page and post): a
+  webhook to the alert recorder's function URL (components/alerting/recorder.py), `send_resolved: true` so a
+  cleared alert closes its row in `ops.alerts`, authenticated with `http_config.authorization` (type Bearer,
+  `credentials_file` from the mounted Secret: the token is never in the configuration). Only when the stack
+  has a recorder (`ops_record_url`);
 - `severity="critical"` -> `pagerduty`, and on to Slack as well, so a page is visible where the team talks;
 - `severity="warning"` -> `slack`; anything else (a rule without a severity) also lands in Slack rather than
   nowhere.
@@ -29,6 +34,7 @@ PAGERDUTY_RECEIVER = "pagerduty"
 SLACK_RECEIVER = "slack"
 HEARTBEAT_RECEIVER = "heartbeat"
 DISCARD_RECEIVER = "discard"
+OPS_RECORD_RECEIVER = "ops-record"
 SECRETS_MOUNT_DIR = "/etc/alertmanager/secrets"
 
 # Go templates, evaluated by Alertmanager per notification (a group of alerts).
@@ -46,8 +52,8 @@ def secret_file(secret_name: str, key: str) -> str:
     return f"{SECRETS_MOUNT_DIR}/{secret_name}/{key}"
 
 
-def _route(heartbeat_interval: str) -> dict:
-    return {
+def _route(heartbeat_interval: str, ops_record: bool = False) -> dict:
+    route = {
         "receiver": SLACK_RECEIVER,
         "group_by": ["alertname", "namespace"],
         "group_wait": "30s",
@@ -61,6 +67,11 @@ def _route(heartbeat_interval: str) -> dict:
             {"matchers": ['severity=~"critical|warning"'], "receiver": SLACK_RECEIVER},
         ],
     }
+    if ops_record:  # after the heartbeat and the discarded ones, before anything that pages or posts
+        route["routes"].insert(2, {"receiver": OPS_RECORD_RECEIVER, "continue": True})
+        # a matched child route takes the place of the root's receiver: strays (no severity) keep landing in Slack
+        route["routes"].append({"receiver": SLACK_RECEIVER})
+    return route
 
 
 def _pagerduty_receiver(*, routing_key_file: str, environment: str) -> dict:
@@ -90,18 +101,29 @@ def _heartbeat_receiver(*, url_file: str) -> dict:
         "url_file": url_file, "send_resolved": False, "max_alerts": 1}]}
 
 
+def _ops_record_receiver(*, url, token_file: str) -> dict:
+    # max_alerts 0: every alert of the group, each is a row; the URL is not a secret, the token is a file.
+    return {"name": OPS_RECORD_RECEIVER, "webhook_configs": [{
+        "url": url, "send_resolved": True, "max_alerts": 0,
+        "http_config": {"authorization": {"type": "Bearer", "credentials_file": token_file}}}]}
+
+
 def render_alertmanager_config(*, secret_name: str, pagerduty_key_file: str, slack_url_file: str,
                                heartbeat_url_file: str, slack_channel: str, environment: str,
-                               heartbeat_interval_minutes: int = 5) -> dict:
-    """The Alertmanager configuration. `pagerduty_key_file`, `slack_url_file` and `heartbeat_url_file` are key
-    names inside the Secret `secret_name` (PagerDuty Events API v2 routing key; Slack incoming-webhook URL; the
-    dead man's switch's ping URL), not values."""
+                               heartbeat_interval_minutes: int = 5, ops_record_url=None,
+                               ops_record_token_file: str | None = None) -> dict:
+    """The Alertmanager configuration. `pagerduty_key_file`, `slack_url_file`, `heartbeat_url_file` and
+    `ops_record_token_file` are key names inside the Secret `secret_name` (PagerDuty Events API v2 routing key;
+    Slack incoming-webhook URL; the dead man's switch's ping URL; the alert recorder's bearer token), not values.
+    `ops_record_url` (the alert recorder's function URL, a string or an Output) adds the ops-record route."""
+    if (ops_record_url is None) != (ops_record_token_file is None):
+        raise ValueError("ops_record_url and ops_record_token_file: give both (the recorder) or neither")
     if not slack_channel.startswith("#"):
         raise ValueError(f"slack_channel {slack_channel!r} must be a channel name starting with #")
     if not 1 <= heartbeat_interval_minutes <= 60:
         raise ValueError(f"heartbeat_interval_minutes {heartbeat_interval_minutes} must be between 1 and 60")
     return {
-        "route": _route(f"{heartbeat_interval_minutes}m"),
+        "route": _route(f"{heartbeat_interval_minutes}m", ops_record=ops_record_url is not None),
         "inhibit_rules": [
             # a critical alert silences the warning of the same alert in the same namespace
             {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
@@ -114,5 +136,7 @@ def render_alertmanager_config(*, secret_name: str, pagerduty_key_file: str, sla
                             environment=environment),
             _heartbeat_receiver(url_file=secret_file(secret_name, heartbeat_url_file)),
             {"name": DISCARD_RECEIVER},
+            *([_ops_record_receiver(url=ops_record_url, token_file=secret_file(secret_name, ops_record_token_file))]
+              if ops_record_url is not None else []),
         ],
     }

@@ -1,10 +1,10 @@
 """The cluster's monitoring: kube-prometheus-stack with the same routing as AWS, scrape targets, alert rules
 and dashboards.
 
-Alertmanager routes `severity=critical` to PagerDuty and `severity=warning` to Slack
-(components/alerting/alertmanager.py); the receivers' keys live in a Kubernetes Secret that
-Alertmanager mounts as files, so they never appear in the Helm values. Prometheus scrapes the
-ETL pods (a PodMonitor; one `job="etl"` for both colors) and the Supabase metrics endpoint
+Alertmanager routes `severity=critical` to PagerDuty and `severity=warning` to Slack, and every alert to the
+ops record's receiver when the stack has one (components/alerting/alertmanager.py); the receivers' keys live
+in a Kubernetes Secret that Alertmanager mounts as files, so they never appear in the Helm values.
+Prometheus scrapes the ETL pods (a PodMonitor; one `job="etl"` for both colors) and the Supabase metrics endpoint
 (basic auth as `service_role`, the password read from a mounted Secret). The alert rules are
 declared once as data (components/alerting/rules.py) and rendered into one PrometheusRule. The
 Grafana dashboards (components/alerting/dashboards/) ship as ConfigMaps the chart's sidecar loads.
@@ -32,6 +32,7 @@ import pulumi_kubernetes as k8s
 
 from components.alerting.alertmanager import render_alertmanager_config
 from components.alerting.dashboards import DASHBOARD_LABEL, dashboard_files
+from components.alerting.recorder import OpsRecordWebhook
 from components.alerting.rules import render_rule_groups
 from components.alerting.thresholds import Thresholds
 from components.core.context import StackContext
@@ -43,6 +44,7 @@ RECEIVERS_SECRET = "alertmanager-receivers"
 PAGERDUTY_KEY_FILE = "pagerduty-routing-key"
 SLACK_URL_FILE = "slack-webhook-url"
 HEARTBEAT_URL_FILE = "heartbeat-url"
+OPS_RECORD_TOKEN_FILE = "ops-record-token"
 SUPABASE_METRICS_SECRET = "supabase-metrics"
 SUPABASE_METRICS_KEY = "service-role-key"
 
@@ -102,6 +104,7 @@ class ClusterMonitoringArgs:
     etl_namespace: str
     etl_live_service: str  # BlueGreenService.live_service_name
     etl_pod_selector: Mapping[str, str]  # BlueGreenService.pod_selector
+    ops_record: OpsRecordWebhook | None = None  # AlertRecorder.webhook: Alertmanager also posts there
 
 
 class ClusterMonitoring(pulumi.ComponentResource):
@@ -127,7 +130,8 @@ class ClusterMonitoring(pulumi.ComponentResource):
             type="Opaque",
             string_data={PAGERDUTY_KEY_FILE: args.pagerduty_integration_key.output(),
                          SLACK_URL_FILE: args.slack_webhook_url.output(),
-                         HEARTBEAT_URL_FILE: args.heartbeat_url.output()},
+                         HEARTBEAT_URL_FILE: args.heartbeat_url.output(),
+                         **({OPS_RECORD_TOKEN_FILE: args.ops_record.token} if args.ops_record else {})},
             opts=in_namespace)
         scrape_secret = k8s.core.v1.Secret(
             f"{name}-supabase-metrics",
@@ -139,7 +143,9 @@ class ClusterMonitoring(pulumi.ComponentResource):
         alertmanager_config = render_alertmanager_config(
             secret_name=RECEIVERS_SECRET, pagerduty_key_file=PAGERDUTY_KEY_FILE, slack_url_file=SLACK_URL_FILE,
             heartbeat_url_file=HEARTBEAT_URL_FILE, slack_channel=args.settings.slack_channel_name,
-            environment=args.ctx.environment, heartbeat_interval_minutes=args.settings.heartbeat_interval_minutes)
+            environment=args.ctx.environment, heartbeat_interval_minutes=args.settings.heartbeat_interval_minutes,
+            ops_record_url=args.ops_record.url if args.ops_record else None,
+            ops_record_token_file=OPS_RECORD_TOKEN_FILE if args.ops_record else None)
         values = {
             **eks_values(),
             "fullnameOverride": RELEASE_NAME,

@@ -2,7 +2,8 @@
 CloudWatch metrics, and alarms on them that page (the critical topic): the last completed backup
 older than maxBackupAgeHours, a failed backup, point-in-time recovery off where the environment
 requires it, the newest dump in the archive older than maxDumpAgeHours, and the monitor itself
-silent (missing data breaches). Every alarm's description ends with its runbook page.
+silent (missing data breaches). Every alarm's description ends with its runbook page. Each run is also
+recorded in `ops.backup_checks` as the ops recorder login (`ops_recorder_secret_arn`), never failing the run.
 
 The dump age (`HoursSinceNewestDump`) comes from lambdas/backup_monitor/dump_age.py: the handler lists the
 archive's tier prefixes (`BACKUP_BUCKET`) and publishes the hours since the newest `.dump`, whatever tier the
@@ -27,6 +28,7 @@ from components.core.lambda_function import (
 )
 from components.core.secret_policy import restrict_reads
 from components.core.settings import BackupsSettings, SupabaseSettings
+from components.secrets.rotation import PACKAGED_DATABASE_CA
 
 METRIC_NAMESPACE = "Kingtavo/Backups"
 
@@ -45,6 +47,8 @@ class BackupMonitorArgs:
     recovery_window_days: int  # secrets.recoveryWindowDays
     log_retention_days: int  # cluster.logRetentionDays: the stack's log retention, for the monitor's logs
     code: pulumi.Archive | None = None
+    # the ops record's writer credential (AlertRecorder.secret_arn): each run is recorded in ops.backup_checks
+    ops_recorder_secret_arn: pulumi.Input[str] | None = None
 
 
 def alarm_specs(settings: BackupsSettings, require_pitr: bool) -> list[dict]:
@@ -104,7 +108,8 @@ class BackupMonitor(pulumi.ComponentResource):
             args.ctx, "backups", "backup-monitor",
             code=args.code or pulumi.FileArchive("build/lambdas/backup_monitor.zip"),
             policy=lambda log_group_arn: pulumi.Output.all(
-                token.arn, log_group_arn, args.secrets_kms_key_arn, args.bucket_arn).apply(
+                token.arn, log_group_arn, args.secrets_kms_key_arn, args.bucket_arn,
+                args.ops_recorder_secret_arn).apply(
                 lambda v: {"Version": "2012-10-17", "Statement": [
                     # object listing only (keys, sizes, times): the monitor never reads a dump
                     {"Sid": "ListDumps", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": v[3],
@@ -116,6 +121,9 @@ class BackupMonitor(pulumi.ComponentResource):
                     {"Sid": "PublishMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
                      "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}}},
                     write_own_logs_statement(v[1]),
+                    # the same key (the secrets key) decrypts it, through Secrets Manager, as DecryptToken allows
+                    *([{"Sid": "ReadTheOpsRecorderCredential", "Effect": "Allow",
+                        "Action": "secretsmanager:GetSecretValue", "Resource": v[4]}] if v[4] else []),
                 ]}),
             log_retention_days=args.log_retention_days,
             environment={
@@ -125,6 +133,11 @@ class BackupMonitor(pulumi.ComponentResource):
                 "ACCESS_TOKEN_SECRET_ARN": token.arn,
                 "METRIC_NAMESPACE": METRIC_NAMESPACE,
                 "BACKUP_BUCKET": args.bucket_name,
+                # what a passing check is, for its row in ops.backup_checks (the alarms judge the metrics)
+                "MAX_BACKUP_AGE_HOURS": str(args.settings.max_backup_age_hours),
+                "REQUIRE_PITR": "true" if args.require_pitr else "false",
+                **({"OPS_RECORDER_SECRET_ARN": args.ops_recorder_secret_arn,
+                    "PGSSLROOTCERT": PACKAGED_DATABASE_CA} if args.ops_recorder_secret_arn is not None else {}),
             },
             errors_alarm=ErrorsAlarm(
                 args.alarms.warning_topic_arn, period=3600, description=args.alarms.describe(

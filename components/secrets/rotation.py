@@ -2,10 +2,11 @@
 
 A credential is a Secrets Manager secret in the JSON shape AWS's PostgreSQL rotation functions
 read and write (`database_credential`). The rotator is built for its first credential (the ETL's)
-and `.rotate(name, secret)` hands it more (the backup dump job's): each gets a policy on exactly
+and `.rotate(name, secret)` hands it more (the backup dump job's, the ops recorder's): each gets a policy on exactly
 that secret, Secrets Manager's permission to invoke the function on behalf of that secret only,
 and a schedule. The function (lambdas/secret_rotation) runs in the private subnets and may reach
-PostgreSQL and HTTPS only.
+PostgreSQL and HTTPS only. Each finished rotation is recorded in `ops.key_rotations` as the ops recorder
+login (its secret named by `OPS_RECORDER_SECRET_ID`); a failed write never fails the rotation.
 
 A failed rotation is heard of twice: the function's `Errors` alarm (warning topic: the function raised), and an
 EventBridge rule on Secrets Manager's `RotationFailed` for this stack's secrets (`kingtavo/<environment>/...`,
@@ -40,6 +41,12 @@ ROTATION_ARCHIVE = "build/lambdas/secret_rotation.zip"
 POSTGRES_PORTS = (5432, 6543)
 HTTPS_PORT = 443
 READ_VALUE = "secretsmanager:GetSecretValue"
+# The ops record's writer credential (components/alerting/recorder.py). The rotation function records each rotation
+# with it, and is built before that secret exists (the secret is rotated by this function): it names the secret by
+# name, and its policy matches the ARN Secrets Manager gives that name (the name and a 6-character suffix).
+OPS_RECORDER_SECRET = "ops-recorder"
+# Where build_lambdas puts Supabase's CA in every archive that writes the ops record (LAMBDA_TASK_ROOT/certs/...).
+PACKAGED_DATABASE_CA = "/var/task/certs/prod-ca-2021.crt"
 ROTATION_SECRET_ACTIONS = ["secretsmanager:DescribeSecret", READ_VALUE, "secretsmanager:PutSecretValue",
                            "secretsmanager:UpdateSecretVersionStage"]
 
@@ -48,6 +55,16 @@ def database_credential(database: SupabaseSettings, user: str, password: str) ->
     """The credential's JSON, in the shape AWS's PostgreSQL rotation functions read and write."""
     return json.dumps({"engine": "postgres", "host": database.host, "port": database.database_port,
                        "dbname": database.database_name, "username": database.login_user(user), "password": password})
+
+
+def ops_recorder_secret_name(environment: str) -> str:
+    return f"kingtavo/{environment}/{OPS_RECORDER_SECRET}"
+
+
+def ops_recorder_secret_arn_pattern(partition: str, region: str, account_id: str, environment: str) -> str:
+    """The ARN of `ops_recorder_secret_name`, whatever its random suffix (`?` matches one character in IAM)."""
+    return (f"arn:{partition}:secretsmanager:{region}:{account_id}:secret:"
+            f"{ops_recorder_secret_name(environment)}-??????")
 
 
 def rotation_failed_pattern(environment: str, partition: str, region: str, account_id: str) -> dict:
@@ -68,9 +85,11 @@ def rotation_failed_pattern(environment: str, partition: str, region: str, accou
     }
 
 
-def rotation_role_policy(database_secret_arn: str, secrets_key_arn: str, log_group_arn: str, region: str) -> dict:
-    """Least privilege for the rotation function: this one secret, this key (via Secrets Manager), its logs."""
-    return {
+def rotation_role_policy(database_secret_arn: str, secrets_key_arn: str, log_group_arn: str, region: str,
+                         ops_recorder_secret_arn: str | None = None) -> dict:
+    """Least privilege for the rotation function: this one secret, this key (via Secrets Manager), its logs, and
+    reading the ops record's writer credential (to record each rotation in ops.key_rotations)."""
+    policy = {
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "RotateTheDatabaseCredential", "Effect": "Allow", "Action": ROTATION_SECRET_ACTIONS,
@@ -85,6 +104,10 @@ def rotation_role_policy(database_secret_arn: str, secrets_key_arn: str, log_gro
             {"Sid": "AttachToThePrivateSubnets", "Effect": "Allow", "Action": VPC_ACCESS_ACTIONS, "Resource": "*"},
         ],
     }
+    if ops_recorder_secret_arn:
+        policy["Statement"].append({"Sid": "ReadTheOpsRecorderCredential", "Effect": "Allow", "Action": READ_VALUE,
+                                    "Resource": ops_recorder_secret_arn})
+    return policy
 
 
 @dataclass(frozen=True)
@@ -124,9 +147,13 @@ class PostgresRotator(pulumi.ComponentResource):
             code=args.code or pulumi.FileArchive(ROTATION_ARCHIVE),
             policy=lambda log_group_arn: pulumi.Output.all(
                 args.first_secret.arn, args.secrets_key_arn, log_group_arn).apply(
-                lambda v: rotation_role_policy(v[0], v[1], v[2], ctx.aws.region)),
+                lambda v: rotation_role_policy(v[0], v[1], v[2], ctx.aws.region, ops_recorder_secret_arn_pattern(
+                    ctx.aws.partition, ctx.aws.region, ctx.aws.account_id, ctx.environment))),
             log_retention_days=args.log_retention_days,
-            environment={"SECRETS_MANAGER_ENDPOINT": f"https://secretsmanager.{ctx.aws.region}.amazonaws.com"},
+            # the rotation is recorded in ops.key_rotations as the recorder login (lambdas/secret_rotation)
+            environment={"SECRETS_MANAGER_ENDPOINT": f"https://secretsmanager.{ctx.aws.region}.amazonaws.com",
+                         "ENVIRONMENT": ctx.environment, "PGSSLROOTCERT": PACKAGED_DATABASE_CA,
+                         "OPS_RECORDER_SECRET_ID": ops_recorder_secret_name(ctx.environment)},
             description="Rotates the ETL service's PostgreSQL credential in Secrets Manager",
             role_description="The ETL database credential's rotation function",
             timeout=60, memory_size=256, vpc=(args.private_subnet_ids, [security_group.id]),

@@ -23,8 +23,16 @@ credential taken out; redirects are refused (urllib would send the Authorization
 wherever the API redirects). Plain http is allowed only to this machine (the tests' local
 API), decided by parsing the URL and comparing its host exactly, not by a prefix.
 
-Why not `requests`: the function has no dependency beyond boto3 (which the runtime provides),
-so one GET with urllib keeps the package a single file.
+Every run is also recorded in `ops.backup_checks` (the backup dashboard): `passed` when the newest
+completed backup is at most MAX_BACKUP_AGE_HOURS old, none failed in the last day, none is dated in the
+future and PITR is on where REQUIRE_PITR says so; else `failed` with the findings; an unreadable backup
+list is a failed check too (and the run still raises). It writes as the ops recorder login through
+`ops_record_core.py` (vendored unchanged from tools/), its credential the secret at OPS_RECORDER_SECRET_ARN,
+TLS verified against PGSSLROOTCERT. A write that fails is logged and counted (EMF metric
+OpsRecordWriteFailures) and never fails the run. Without OPS_RECORDER_SECRET_ARN nothing is recorded.
+
+Why not `requests`: one GET with urllib needs no dependency beyond boto3 (which the runtime provides);
+the package carries pg8000 for the ops record only.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import ops_record_core
 
 try:  # packaged next to this file (tools/build_lambdas.py); tests load the handler by path
     from dump_age import hours_since_newest_dump
@@ -286,14 +295,73 @@ def read_token(secrets_manager, arn: str) -> str:
     return secrets_manager.get_secret_value(SecretId=arn)["SecretString"]
 
 
+def newest_backup(document: dict, now: datetime) -> tuple[str, datetime] | None:
+    """(reference, taken at) of the newest completed backup (or PITR point) not dated in the future."""
+    candidates = [(f"backup:{backup.get('id')}", _parse_time(backup.get("inserted_at"), "inserted_at"))
+                  for backup in document.get("backups", [])
+                  if isinstance(backup, dict) and backup.get("status") == "COMPLETED"]
+    _, pitr, physical = backup_points(document)
+    if pitr and physical is not None:
+        candidates.append((f"pitr:{physical.isoformat()}", physical))
+    fresh = [item for item in candidates if item[1] - now <= FUTURE_TOLERANCE]
+    return max(fresh, key=lambda item: item[1], default=None)
+
+
+def check_row(environment: str, document: dict, metrics: dict[str, float], now: datetime,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The ops.backup_checks row for this run's metrics (thresholds from MAX_BACKUP_AGE_HOURS, REQUIRE_PITR)."""
+    env = os.environ if env is None else env
+    max_age = float(env.get("MAX_BACKUP_AGE_HOURS") or 26)
+    findings = []
+    newest = newest_backup(document, now)
+    if newest is None:
+        findings.append("no completed backup")
+    elif metrics["HoursSinceLastCompletedBackup"] > max_age:
+        findings.append(f"the newest completed backup is {metrics['HoursSinceLastCompletedBackup']:.1f} hours old "
+                        f"(more than {max_age:g})")
+    if metrics["FailedBackups"]:
+        findings.append(f"{int(metrics['FailedBackups'])} backup(s) failed in the last 24 hours")
+    if metrics["FutureDatedBackups"]:
+        findings.append(f"{int(metrics['FutureDatedBackups'])} backup(s) dated in the future")
+    if env.get("REQUIRE_PITR", "false") == "true" and not metrics["PitrEnabled"]:
+        findings.append("point-in-time recovery is off")
+    row: dict[str, Any] = {"environment": environment, "checked_at": now, "findings": findings,
+                           "result": "failed" if findings else "passed"}
+    if newest is not None:
+        row["backup_reference"], row["backup_taken_at"] = newest[0][:500], min(newest[1], now)
+    return row
+
+
+def record_check(session, settings: Settings, row: dict[str, Any]) -> bool:
+    """Write the check to ops.backup_checks; False (logged, metric emitted) when it could not be written."""
+    arn = os.environ.get("OPS_RECORDER_SECRET_ARN")
+    if not arn:
+        return False
+    try:
+        secret = json.loads(session.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+        url = ops_record_core.url_from_secret(secret)
+    except Exception as error:  # noqa: BLE001 - never fail the monitor for its record
+        LOG.warning("ops record: cannot read the recorder secret: %s", type(error).__name__)
+        ops_record_core.emit_failure_metric("backup_checks")
+        return False
+    return ops_record_core.record(url, "backup_checks", row)
+
+
 def lambda_handler(event, context, *, now: datetime | None = None, session=None) -> dict[str, float]:
     settings = Settings.from_env()
     session = session or boto3.session.Session()
     now = now or datetime.now(UTC)
     token = read_token(session.client("secretsmanager"), settings.token_secret_arn)
-    metrics = compute_metrics(fetch_backups(settings, token), now)
+    try:
+        document = fetch_backups(settings, token)
+        metrics = compute_metrics(document, now)
+    except BackupApiError as error:
+        record_check(session, settings, {"environment": settings.environment, "checked_at": now,
+                                         "result": "failed", "findings": [f"backup list unreadable: {error}"[:500]]})
+        raise
     # the archive side: the newest nightly dump (an S3 error fails the run, so its Errors alarm fires)
     metrics["HoursSinceNewestDump"] = hours_since_newest_dump(session.client("s3"), os.environ["BACKUP_BUCKET"], now)
-    publish(session.client("cloudwatch"), settings, metrics, now)
+    publish(session.client("cloudwatch"), settings, metrics, now)  # the alarms' input first, then the record
+    record_check(session, settings, check_row(settings.environment, document, metrics, now))
     LOG.info(json.dumps({"environment": settings.environment, "project": settings.project_ref, **metrics}))
     return metrics

@@ -54,6 +54,13 @@ Environment:
 - `DATABASE_CA_FILE` (optional): the CA bundle for `verify-full` (default: the packaged
   `certs/prod-ca-2021.crt`).
 
+After `finishSecret` moves AWSCURRENT, the rotation is recorded in `ops.key_rotations` (the secret's name,
+`aws_secrets_manager`, who: this function, next due: the secret's rotation interval) as the ops recorder
+login, through `ops_record_core.py` (vendored unchanged from tools/). Its credential is the secret named by
+`OPS_RECORDER_SECRET_ID` (a name: the function exists before that secret, which it rotates too), and TLS
+is verified against `PGSSLROOTCERT`. A write that fails is logged and counted (EMF metric
+`OpsRecordWriteFailures`): the rotation has happened and never fails for it. `ENVIRONMENT` names the stack.
+
 Packaged by `tools/build_lambdas.py` with `requirements.txt` (pg8000, pure Python, pinned with
 hashes) and `certs/`; boto3 comes with the Lambda runtime (python3.12).
 """
@@ -67,10 +74,12 @@ import os
 import re
 import ssl
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
+import ops_record_core
 import pg8000.native
 from botocore.exceptions import ClientError
 from scramp import ScramMechanism
@@ -363,6 +372,35 @@ def finish_secret(client, arn: str, token: str) -> None:
     # A successful rotation leaves AWSPENDING on no version (or on the current one): take it off.
     client.update_secret_version_stage(SecretId=arn, VersionStage=PENDING, RemoveFromVersionId=token)
     LOG.info("finishSecret: version %s is now AWSCURRENT for secret %s (was %s)", token, arn, current_version)
+    record_rotation(client, arn)
+
+
+DEFAULT_ROTATION_DAYS = 30
+
+
+def rotation_row(metadata: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The ops.key_rotations row for a finished rotation of the secret `metadata` describes (DescribeSecret)."""
+    days = (metadata.get("RotationRules") or {}).get("AutomaticallyAfterDays") or DEFAULT_ROTATION_DAYS
+    next_due = metadata.get("NextRotationDate")
+    if not isinstance(next_due, datetime) or next_due <= now:
+        next_due = now + timedelta(days=int(days))
+    return {"environment": os.environ.get("ENVIRONMENT", ""), "store": "aws_secrets_manager",
+            "secret_name": metadata["Name"], "rotated_at": now, "next_due_at": next_due,
+            "rotated_by": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "secret-rotation")[:100]}
+
+
+def record_rotation(client, arn: str) -> bool:
+    """Record the rotation in ops.key_rotations; False (logged, metric emitted) when it could not be written."""
+    try:
+        metadata = client.describe_secret(SecretId=arn)
+        recorder = json.loads(client.get_secret_value(SecretId=os.environ["OPS_RECORDER_SECRET_ID"])["SecretString"])
+        url = ops_record_core.url_from_secret(recorder)
+        row = rotation_row(metadata, datetime.now(UTC))
+    except Exception as error:  # noqa: BLE001 - never fail a finished rotation for its record
+        LOG.warning("ops record: cannot record the rotation of secret %s: %s", arn, type(error).__name__)
+        ops_record_core.emit_failure_metric("key_rotations")
+        return False
+    return ops_record_core.record(url, "key_rotations", row)
 
 
 STEPS: dict[str, Callable[[Any, str, str], None]] = {
