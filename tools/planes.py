@@ -44,12 +44,17 @@ def short_type(type_token: str) -> str:
 
 @cache
 def composition_order(main: Path = ROOT / "__main__.py") -> tuple[tuple[str, str], ...]:
-    """(class, name) of the components `__main__.py` builds, in source order: `Network("network", ...)`."""
+    """(class, name) of the components `__main__.py` builds, in source order: `network.Network("network", ...)`
+    (a plane module's class) or `Network("network", ...)`."""
     names = []
     for node in ast.walk(ast.parse(main.read_text())):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id[:1].isupper()
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            names.append((node.lineno, node.col_offset, (node.func.id, node.args[0].value)))
+        if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)):
+            continue
+        func = node.func
+        cls = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if cls[:1].isupper():
+            names.append((node.lineno, node.col_offset, (cls, node.args[0].value)))
     return tuple(dict.fromkeys(call for _, _, call in sorted(names)))
 
 
