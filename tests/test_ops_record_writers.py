@@ -117,6 +117,10 @@ def monitor(recorder_db, monkeypatch):  # noqa: F811
                                      SecretString="fake-supabase-token-" + secrets.token_hex(8))["ARN"]
         monkeypatch.setenv("ACCESS_TOKEN_SECRET_ARN", token)
         monkeypatch.setenv("OPS_RECORDER_SECRET_ARN", recorder_secret(client, recorder_db))
+        # the archive the monitor also reads (dump_age.py): empty is fine, its age is then "no dump"
+        boto3.client("s3").create_bucket(Bucket="kingtavo-production-db-backups",
+                                         CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+        monkeypatch.setenv("BACKUP_BUCKET", "kingtavo-production-db-backups")
         yield api, client
     api.close()
 

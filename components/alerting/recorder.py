@@ -33,8 +33,8 @@ from components.core.lambda_function import (
     PythonFunctionArgs,
     write_own_logs_statement,
 )
+from components.core.secret_policy import principal_arn_patterns, readable_only_by_policy
 from components.core.settings import SupabaseSettings
-from components.secrets.etl_secrets import principal_arn_patterns, readable_only_by_policy
 from components.secrets.rotation import (
     HTTPS_PORT,
     PACKAGED_DATABASE_CA,
