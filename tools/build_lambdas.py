@@ -11,7 +11,8 @@ The archives are deterministic: entries sorted, every timestamp 1980-01-01, fixe
 no `__pycache__`. The same sources and pins give the same bytes, so `pulumi up` sees no code
 change (and deploys nothing) unless the code or a pin changed.
 
-A function that writes the ops record (its folder vendors `ops_record_core.py`) also gets Supabase's CA from
+A function that writes the ops record (its handler imports `ops_record_core`) gets tools/ops_record_core.py, the
+one copy, next to its handler, and Supabase's CA from
 `lambdas/secret_rotation/certs/` at the same path, `certs/prod-ca-2021.crt` (one file to replace, not one per
 function).
 
@@ -23,6 +24,7 @@ function).
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -44,11 +46,15 @@ SKIPPED_PARTS = frozenset({"__pycache__"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 NOT_PACKAGED = frozenset({"requirements.txt"})  # installed, not shipped
 # Supabase's root CA, kept once (tools/readiness.py checks it is a certificate, not the placeholder). A function
-# that writes the ops record (it vendors ops_record_core.py) gets a copy at the same path inside its archive, so
-# PGSSLROOTCERT is /var/task/certs/prod-ca-2021.crt for every writer.
+# that writes the ops record (its handler imports ops_record_core) gets a copy at the same path inside its archive,
+# so PGSSLROOTCERT is /var/task/certs/prod-ca-2021.crt for every writer, and the recorder core beside its handler.
 DATABASE_CA = LAMBDAS_DIR / "secret_rotation" / "certs" / "prod-ca-2021.crt"
 DATABASE_CA_IN_ARCHIVE = "certs/prod-ca-2021.crt"
-OPS_RECORD_MODULE = "ops_record_core.py"
+OPS_RECORD_MODULE = Path(__file__).resolve().parent / "ops_record_core.py"
+
+
+def writes_ops_record(function_dir: Path) -> bool:
+    return re.search(r"^\s*import ops_record_core\b", (function_dir / "handler.py").read_text(), re.M) is not None
 
 
 def function_dirs(lambdas_dir: Path = LAMBDAS_DIR) -> list[Path]:
@@ -98,9 +104,11 @@ def build_function(function_dir: Path, out_dir: Path) -> Path:
             if name not in NOT_PACKAGED:
                 (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, staging / name)
-        if (function_dir / OPS_RECORD_MODULE).is_file() and not (staging / DATABASE_CA_IN_ARCHIVE).is_file():
-            (staging / DATABASE_CA_IN_ARCHIVE).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(DATABASE_CA, staging / DATABASE_CA_IN_ARCHIVE)
+        if writes_ops_record(function_dir):
+            shutil.copyfile(OPS_RECORD_MODULE, staging / OPS_RECORD_MODULE.name)
+            if not (staging / DATABASE_CA_IN_ARCHIVE).is_file():
+                (staging / DATABASE_CA_IN_ARCHIVE).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(DATABASE_CA, staging / DATABASE_CA_IN_ARCHIVE)
         archive = out_dir / f"{function_dir.name}.zip"
         write_deterministic_zip(staging, archive)
     return archive

@@ -16,7 +16,8 @@ need an HTTPS subscription with its confirmation handshake and message-signature
 the cluster reaches a function URL with a bearer token, and the code is Python tested here with moto and
 the real PostgreSQL, next to the other Lambdas.
 
-It writes as the recorder login (ops_record_core.py, vendored unchanged from tools/): the secret at
+It writes as the recorder login (tools/ops_record_core.py, packaged next to it by tools/build_lambdas.py):
+the secret at
 OPS_RECORDER_SECRET_ARN holds host, port, username, password, dbname (the rotation function's shape); TLS
 is verified against PGSSLROOTCERT (the CA shipped in the package). A write that fails is logged and counted
 (EMF metric OpsRecordWriteFailures) and the alert is still acknowledged: recording must never hold up or
@@ -36,7 +37,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import ops_record_core
+
+try:
+    import ops_record_core  # packaged next to this handler by tools/build_lambdas.py
+except ModuleNotFoundError:  # in the repository: the one copy, tools/ops_record_core.py
+    from tools import ops_record_core
 
 LOG = logging.getLogger()
 LOG.setLevel(logging.INFO)

@@ -27,9 +27,9 @@ Every run is also recorded in `ops.backup_checks` (the backup dashboard): `passe
 completed backup is at most MAX_BACKUP_AGE_HOURS old, none failed in the last day, none is dated in the
 future and PITR is on where REQUIRE_PITR says so; else `failed` with the findings; an unreadable backup
 list is a failed check too (and the run still raises). It writes as the ops recorder login through
-`ops_record_core.py` (vendored unchanged from tools/), its credential the secret at OPS_RECORDER_SECRET_ARN,
-TLS verified against PGSSLROOTCERT. A write that fails is logged and counted (EMF metric
-OpsRecordWriteFailures) and never fails the run. Without OPS_RECORDER_SECRET_ARN nothing is recorded.
+`ops_record_core.py` (tools/ops_record_core.py, packaged next to it by tools/build_lambdas.py), its
+credential the secret at OPS_RECORDER_SECRET_ARN, TLS verified against PGSSLROOTCERT. A write that fails
+is logged and counted (EMF metric OpsRecordWriteFailures) and never fails the run. Without OPS_RECORDER_SECRET_ARN nothing is recorded.
 
 Why not `requests`: one GET with urllib needs no dependency beyond boto3 (which the runtime provides);
 the package carries pg8000 for the ops record only.
@@ -50,7 +50,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import ops_record_core
+
+try:
+    import ops_record_core  # packaged next to this handler by tools/build_lambdas.py
+except ModuleNotFoundError:  # in the repository: the one copy, tools/ops_record_core.py
+    from tools import ops_record_core
 
 try:  # packaged next to this file (tools/build_lambdas.py); tests load the handler by path
     from dump_age import hours_since_newest_dump

@@ -56,7 +56,7 @@ Environment:
 
 After `finishSecret` moves AWSCURRENT, the rotation is recorded in `ops.key_rotations` (the secret's name,
 `aws_secrets_manager`, who: this function, next due: the secret's rotation interval) as the ops recorder
-login, through `ops_record_core.py` (vendored unchanged from tools/). Its credential is the secret named by
+login, through `ops_record_core.py` (tools/ops_record_core.py, packaged next to it by tools/build_lambdas.py). Its credential is the secret named by
 `OPS_RECORDER_SECRET_ID` (a name: the function exists before that secret, which it rotates too), and TLS
 is verified against `PGSSLROOTCERT`. A write that fails is logged and counted (EMF metric
 `OpsRecordWriteFailures`): the rotation has happened and never fails for it. `ENVIRONMENT` names the stack.
@@ -79,7 +79,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import ops_record_core
+
+try:
+    import ops_record_core  # packaged next to this handler by tools/build_lambdas.py
+except ModuleNotFoundError:  # in the repository: the one copy, tools/ops_record_core.py
+    from tools import ops_record_core
 import pg8000.native
 from botocore.exceptions import ClientError
 from scramp import ScramMechanism
