@@ -29,7 +29,8 @@ future and PITR is on where REQUIRE_PITR says so; else `failed` with the finding
 list is a failed check too (and the run still raises). It writes as the ops recorder login through
 `ops_record_core.py` (tools/ops_record_core.py, packaged next to it by tools/build_lambdas.py), its
 credential the secret at OPS_RECORDER_SECRET_ARN, TLS verified against PGSSLROOTCERT. A write that fails
-is logged and counted (EMF metric OpsRecordWriteFailures) and never fails the run. Without OPS_RECORDER_SECRET_ARN nothing is recorded.
+is logged and counted (EMF metric OpsRecordWriteFailures) and never fails the run. Without
+OPS_RECORDER_SECRET_ARN nothing is recorded.
 
 Why not `requests`: one GET with urllib needs no dependency beyond boto3 (which the runtime provides);
 the package carries pg8000 for the ops record only.
