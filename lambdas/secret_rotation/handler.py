@@ -55,10 +55,10 @@ Environment:
   `certs/prod-ca-2021.crt`).
 
 After `finishSecret` moves AWSCURRENT, the rotation is recorded in `ops.key_rotations` (the secret's name,
-`aws_secrets_manager`, who: this function, next due: the secret's rotation interval) as the ops recorder
-login, through `ops_record_core.py` (tools/ops_record_core.py, packaged next to it by tools/build_lambdas.py).
-Its credential is the secret named by `OPS_RECORDER_SECRET_ID` (a name: the function exists before that secret, which it rotates too), and TLS
-is verified against `PGSSLROOTCERT`. A write that fails is logged and counted (EMF metric
+`aws_secrets_manager`, who: this function, next due: the secret's rotation interval) as the ops recorder login,
+through `ops_record_core.py` (tools/ops_record_core.py, packaged next to it by tools/build_lambdas.py). Its
+credential is the secret named by `OPS_RECORDER_SECRET_ID` (a name: the function exists before that secret, which
+it rotates too), and TLS is verified against `PGSSLROOTCERT`. A write that fails is logged and counted (EMF metric
 `OpsRecordWriteFailures`): the rotation has happened and never fails for it. `ENVIRONMENT` names the stack.
 
 Packaged by `tools/build_lambdas.py` with `requirements.txt` (pg8000, pure Python, pinned with
