@@ -23,7 +23,7 @@ WARNING_TOPIC = "arn:aws:sns:eu-central-1:111122223333:kingtavo-production-alert
 
 
 def load_handler():
-    sys.path.insert(0, str(FUNCTION_DIR))  # its sibling modules, as in the zip (ops_record_core comes from tools/)
+    sys.path.insert(0, str(FUNCTION_DIR))  # its siblings, as in the zip
     try:
         spec = importlib.util.spec_from_file_location("alert_recorder_handler", FUNCTION_DIR / "handler.py")
         module = importlib.util.module_from_spec(spec)

@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
 def _load_handler():
-    sys.path.insert(0, str(ROOT / "lambdas/backup_monitor"))  # its sibling modules, as in the zip (ops_record_core comes from tools/)
+    sys.path.insert(0, str(ROOT / "lambdas/backup_monitor"))  # its siblings, as in the zip
     try:
         spec = importlib.util.spec_from_file_location("backup_monitor_handler",
                                                       ROOT / "lambdas/backup_monitor/handler.py")

@@ -35,7 +35,7 @@ INVALID_PASSWORD = "28P01"
 
 
 def load_handler():
-    sys.path.insert(0, str(ROOT / "lambdas/secret_rotation"))  # its sibling modules, as in the zip (ops_record_core comes from tools/)
+    sys.path.insert(0, str(ROOT / "lambdas/secret_rotation"))  # its siblings, as in the zip
     try:
         spec = importlib.util.spec_from_file_location("secret_rotation_handler",
                                                       ROOT / "lambdas/secret_rotation/handler.py")
