@@ -26,6 +26,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from components.core.environments import STACKS
 from tools.drift import Drift, DriftReport, property_path, render_text
 from tools.state_check import StateError, is_routing, load_state, urn_parts
 
@@ -137,7 +138,7 @@ def state_from_plan(plan: PlanResult, secrets_as: str = "ciphertext") -> dict[st
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.against", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=["staging", "production"])
+    parser.add_argument("--stack", required=True, choices=STACKS)
     parser.add_argument("--state", required=True, help="a `pulumi stack export` file (- for standard input)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a setting for the plan (e.g. activeColor=green)")

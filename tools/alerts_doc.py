@@ -27,10 +27,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.core.environments import STACKS
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "alerts.md"
 RUNBOOKS = ROOT / "docs" / "runbooks"
-STACKS = ("staging", "production")
 
 PROMETHEUS_ROUTES = {"critical": "Alertmanager: PagerDuty + Slack", "warning": "Alertmanager: Slack",
                      "none": "Alertmanager: heartbeat (dead man's switch)"}
@@ -158,7 +159,7 @@ def catalogue(results: dict | None = None) -> list[tuple[Alert, tuple[str, ...]]
     if results is None:
         from tools.harness import run_stack
 
-        results = {stack: run_stack(stack) for stack in ("production", "staging")}  # production's texts first
+        results = {stack: run_stack(stack) for stack in reversed(STACKS)}  # production's texts first
     found: dict[Alert, list[str]] = {}
     for stack, result in results.items():
         for alert in [*_prometheus(result), *_aws(result, stack), *_sentry(result, stack), *_vercel(result)]:

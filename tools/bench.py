@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from components.core.environments import STACKS
 from tools.harness import ROOT
 
 RECORD = """
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'stack':<12} {'resources':>9} {'modules':>8} {'imports (s)':>12} {'plan (s)':>9} "
           f"{'plan-imports':>13} {'plan/imports':>13} {'pack first/warm (ms)':>21}")
     with tempfile.TemporaryDirectory() as workdir:
-        for stack in ("staging", "production"):
+        for stack in STACKS:
             modules = loaded_modules(stack, Path(workdir))
             count = len(json.loads(modules.read_text()))
             imports, failures = [], set()

@@ -31,10 +31,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from components.core.environments import STACKS
 from tools import ops_record_core
 
 URL_ENV = "OPS_RECORDER_DATABASE_URL"
-ENVIRONMENTS = ("staging", "production")
+ENVIRONMENTS = STACKS  # the environment is the stack name
 SHA = re.compile(r"^[0-9a-f]{40}$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 ALERT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")

@@ -44,6 +44,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
+from components.core.environments import STACKS
 from policies.catalogue import clear_cache
 from policies.rules import PACK_ENFORCEMENT, PACK_NAME, POLICIES
 
@@ -290,7 +291,7 @@ def time_stack(stack: str, runs: int = 3) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.policy_gate", description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", required=True, choices=("staging", "production"))
+    parser.add_argument("--stack", required=True, choices=STACKS)
     parser.add_argument("--time", action="store_true", help="print the pack's time over the stack")
     args = parser.parse_args(argv)
     resources = _declared(args.stack)

@@ -32,8 +32,15 @@ SHA = re.compile(r"^[0-9a-f]{40}$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 QUERY = """
 SELECT id, color, status, smoke_passed, e2e_passed, finished_at, run_url FROM ops.deployments
-WHERE environment = 'staging' AND {column} = :value ORDER BY finished_at DESC NULLS LAST, id DESC
+WHERE environment = :proving AND {column} = :value ORDER BY finished_at DESC NULLS LAST, id DESC
 """
+
+
+def proving_environment() -> str:
+    """The environment whose recorded, smoke-tested deployments production promotes (the environment table)."""
+    from components.core.environments import ENVIRONMENTS  # here: tools/release.py imports this module alone
+
+    return next(env.promotes_from for env in ENVIRONMENTS.values() if env.promotes_from)
 
 
 class GateError(RuntimeError):
@@ -102,7 +109,7 @@ def find_proof(url: str, items: list[Item], require_e2e: bool) -> dict[Item, tup
     try:
         for item in items:
             column = "web_sha" if item.kind == "web" else "etl_digest"
-            rows = connection.run(QUERY.format(column=column), value=item.value)
+            rows = connection.run(QUERY.format(column=column), value=item.value, proving=proving_environment())
             proof = next((row[0] for row in rows if proves(row, require_e2e)), None)
             results[item] = (verdict(item, rows, require_e2e), proof)
     except Exception as error:  # noqa: BLE001

@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from components.core.environments import STACKS
 from tools import ops_record_core
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,7 +198,7 @@ def record(result: DrillResult, recorder_url: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.restore_drill", description=__doc__.splitlines()[0])
-    parser.add_argument("--environment", required=True, choices=["staging", "production"])
+    parser.add_argument("--environment", required=True, choices=STACKS)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--backup-uri", help="s3://<bucket>/[prefix]: restore the newest dump found there")
     source.add_argument("--dump", type=Path, help="a local dump file (its manifest next to it or --manifest)")

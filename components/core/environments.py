@@ -41,6 +41,8 @@ class Environment:
     # The Vercel 5xx rule on the project and its forwarder to PagerDuty (needs the owned project).
     pages_on_vercel_errors: bool
     minimums: Minimums
+    # The environment whose recorded, smoke-tested deployments this one promotes (tools/release_gate.py).
+    promotes_from: str | None = None
 
     @property
     def requires_pitr(self) -> bool:
@@ -57,7 +59,8 @@ ENVIRONMENTS: dict[str, Environment] = {
         protect=True,
         pages_on_vercel_errors=True,
         minimums=Minimums(etl_replicas=2, etl_idle_replicas=1, node_min_size=2, nat_per_zone=True,
-                          point_in_time_recovery=True)),
+                          point_in_time_recovery=True),
+        promotes_from="staging"),
 }
 STACKS: tuple[str, ...] = tuple(ENVIRONMENTS)
 

@@ -136,6 +136,7 @@ class VercelFrontend(pulumi.ComponentResource):
         super().__init__("kingtavo:frontend:VercelFrontend", name, None, opts)
         settings = args.settings
         env = args.ctx.env
+        self._vercel_target = env.vercel_target
 
         self.project_id = self._project(name, settings, owns=env.owns_vercel_project)
         self.custom_environment_id = self._custom_environment(name, env) if env.vercel_custom_environment else None
@@ -243,7 +244,7 @@ class VercelFrontend(pulumi.ComponentResource):
             f"{name}-{color}",
             project_id=self.project_id,
             ref=ref,
-            production=environment == "production",
+            production=self._vercel_target == "production",  # Vercel's Production target, not a stack name
             custom_environment_id=self.custom_environment_id,
             meta={"kingtavoColor": color},
             opts=pulumi.ResourceOptions(parent=self, depends_on=env_vars))
