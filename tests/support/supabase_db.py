@@ -217,7 +217,7 @@ def run_squawk(paths: list[Path], config: Path = SQUAWK_CONFIG) -> ToolRun:
     if not squawk.exists():
         found = shutil.which("squawk")
         if found is None:
-            raise SupabaseToolError("squawk not found: install squawk-cli (requirements-dev.txt)")
+            raise SupabaseToolError("squawk not found: install squawk-cli (the dev group of pyproject.toml: make venv)")
         squawk = Path(found)
     completed = subprocess.run([str(squawk), "--config", str(config), "--reporter", "gcc", *map(str, paths)],
                                capture_output=True, text=True, check=False)
